@@ -1,0 +1,112 @@
+"""Argument checks shared by the library: one place for the wording of every error message.
+
+Each check raises ``TypeError`` for a value of the wrong kind and ``ValueError`` for a value of the right kind
+but outside its allowed range; the message names the argument and the expected form.
+"""
+import numbers
+
+import numpy as np
+
+DTYPES = {"float64": np.float64, "float32": np.float32}
+
+
+def positive_int(name, value):
+    """Return ``value`` as an int if it is an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 1, got {value!r} ({type(value).__name__})")
+    if value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value}")
+    return int(value)
+
+
+def positive_float(name, value):
+    """Return ``value`` as a float if it is a finite real number > 0."""
+    number = real(name, value)
+    if not number > 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return number
+
+
+def real(name, value):
+    """Return ``value`` as a float if it is a finite real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return number
+
+
+def in_interval(name, value, low, high, *, closed_high=False):
+    """Return ``value`` as a float if ``low <= value < high`` (``<= high`` with ``closed_high``)."""
+    number = real(name, value)
+    ok = low <= number <= high if closed_high else low <= number < high
+    if not ok:
+        bracket = "]" if closed_high else ")"
+        raise ValueError(f"{name} must lie in [{low}, {high}{bracket}, got {value!r}")
+    return number
+
+
+def choice(name, value, options):
+    """Return ``value`` if it is one of ``options`` (a dict or sequence of strings)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {sorted(options)}; got {value!r}")
+    if value not in options:
+        raise ValueError(f"unknown {name} {value!r}; valid options: {', '.join(sorted(options))}")
+    return value
+
+
+def dtype(value):
+    """Return the NumPy float type for ``value`` (np.float64 / np.float32 or their names)."""
+    if isinstance(value, str):
+        return DTYPES[choice("dtype", value, DTYPES)]
+    try:
+        resolved = np.dtype(value).type
+    except TypeError:
+        raise TypeError(f"dtype must be float64 or float32, got {value!r}") from None
+    if resolved not in (np.float64, np.float32):
+        raise ValueError(f"dtype must be float64 or float32, got {np.dtype(resolved).name}")
+    return resolved
+
+
+def generator(name, value):
+    """Return ``value`` if it is a ``np.random.Generator`` (npnet never uses global random state)."""
+    if not isinstance(value, np.random.Generator):
+        raise TypeError(
+            f"{name} must be a numpy.random.Generator, e.g. np.random.default_rng(seed); got {type(value).__name__}"
+        )
+    return value
+
+
+def batch(name, X, n_features, dtype_):
+    """Return ``X`` as a 2-D array of shape ``(B, n_features)`` in ``dtype_``, or raise.
+
+    Wrong rank or width is an error rather than something to broadcast: a (784,) vector or a (B, 785) batch
+    is a bug in the caller, not a batch of one.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != n_features or X.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (B, {n_features}) with B >= 1, got {X.shape}")
+    if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
+        raise TypeError(f"{name} must hold real numbers, got dtype {X.dtype}")
+    return X.astype(dtype_, copy=False)
+
+
+def finite(name, X):
+    """Raise ``ValueError`` if ``X`` holds NaN or inf (checked once per data set, not per step)."""
+    if not np.all(np.isfinite(X)):
+        bad = int(np.size(X) - np.count_nonzero(np.isfinite(X)))
+        raise ValueError(f"{name} contains {bad} NaN/inf value(s); inputs must be finite")
+    return X
+
+
+def labels(name, y, n_samples, n_classes):
+    """Return integer labels ``y`` of shape ``(n_samples,)`` with values in ``[0, n_classes)``, or raise."""
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != n_samples:
+        raise ValueError(f"{name} must have shape ({n_samples},) to match the batch, got {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"{name} must be integer class labels in [0, {n_classes}), got dtype {y.dtype}")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"{name} must lie in [0, {n_classes}), got values from {y.min()} to {y.max()}")
+    return y

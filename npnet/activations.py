@@ -1,0 +1,91 @@
+"""Activation functions f and their derivatives f', in name → function tables.
+
+Each derivative says which argument it takes: ``sigmoid_grad`` and ``tanh_grad`` take the *output* a = f(z),
+because a(1 − a) and 1 − a² are cheaper than recomputing f; ``relu_grad`` and ``identity_grad`` take the
+*pre-activation* z, because ReLU's derivative must look at the sign of z (a = 0 cannot tell z = 0 from z < 0).
+
+ReLU is not differentiable at z = 0. Its derivative there is a convention: ``relu_grad(z, at_zero=0.0)``
+follows PyTorch (relu'(0) = 0); pass ``at_zero=1.0`` for the other common choice. The symmetry experiment shows
+the choice matters when every pre-activation is exactly 0 (an all-zero network).
+"""
+import numpy as np
+
+from . import _validate
+
+
+def sigmoid(z):
+    """σ(z) = 1 / (1 + e^{−z}), computed without overflow.
+
+    For z ≥ 0 use 1 / (1 + e^{−z}); for z < 0 the equal form e^{z} / (1 + e^{z}). Both only ever
+    exponentiate −|z| ≤ 0, so |z| up to 1e4 (or more) raises no overflow warning.
+    """
+    e = np.exp(-np.abs(z))            # in (0, 1]: never overflows
+    r = 1.0 / (1.0 + e)
+    return np.where(z >= 0, r, e * r)
+
+
+def sigmoid_grad(a):
+    """σ'(z) written in the output a = σ(z):  σ' = a (1 − a); at most 0.25, at z = 0."""
+    return a * (1.0 - a)
+
+
+def tanh(z):
+    """tanh(z)."""
+    return np.tanh(z)
+
+
+def tanh_grad(a):
+    """tanh'(z) written in the output a = tanh(z):  tanh' = 1 − a²; at most 1, at z = 0."""
+    return 1.0 - a * a
+
+
+def relu(z):
+    """relu(z) = max(z, 0)."""
+    return np.maximum(z, 0)
+
+
+def relu_grad(z, at_zero=0.0):
+    """relu'(z) from the pre-activation z: 1 for z > 0, 0 for z < 0, ``at_zero`` at z = 0 exactly."""
+    g = (z > 0).astype(z.dtype)
+    if at_zero:
+        g[z == 0] = at_zero
+    return g
+
+
+def identity(z):
+    """f(z) = z (the output layer's 'activation': logits go straight into the loss)."""
+    return z
+
+
+def identity_grad(z):
+    """f'(z) = 1."""
+    return np.ones_like(z)
+
+
+#: name → f(z)
+ACTIVATIONS = {"sigmoid": sigmoid, "tanh": tanh, "relu": relu, "identity": identity}
+#: name → (f', which argument f' takes: "a" the output or "z" the pre-activation)
+DERIVATIVES = {
+    "sigmoid": (sigmoid_grad, "a"),
+    "tanh": (tanh_grad, "a"),
+    "relu": (relu_grad, "z"),
+    "identity": (identity_grad, "z"),
+}
+
+
+def check_name(name):
+    """Return ``name`` if it names an activation, else raise ValueError listing the valid names."""
+    return _validate.choice("activation", name, ACTIVATIONS)
+
+
+def saturated(name, a, tol=0.01):
+    """Boolean mask of saturated outputs (where f' is nearly 0 because |z| is large), or None.
+
+    sigmoid: a < tol or a > 1 − tol;  tanh: |a| > 1 − tol.  ReLU and identity do not saturate this way
+    (a dead ReLU is reported as 'fraction of zeros' instead), so they return None.
+    """
+    if name == "sigmoid":
+        return (a < tol) | (a > 1.0 - tol)
+    if name == "tanh":
+        return np.abs(a) > 1.0 - tol
+    return None

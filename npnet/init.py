@@ -1,0 +1,246 @@
+"""Weight initializers: pure functions of (shape, rng, …) that return a new array.
+
+Every initializer has the signature ``f(shape, rng, *, dtype=np.float64, fan_in=None, fan_out=None, **params)``.
+Weights use npnet's layout ``W (out, in)``, so for a 2-D shape fan_in = shape[1] and fan_out = shape[0]. A bias has
+shape (out,) and no fans of its own: the layer passes its weight's fans, so that ``torch_default`` can give the
+bias the U(±1/√fan_in) that ``torch.nn.Linear`` uses. Random draws are made in float64 and then rounded to
+``dtype``, so a float32 network starts from its float64 twin's weights, rounded.
+
+Names: ``xavier``/``glorot`` mean Glorot & Bengio's *uniform* "normalized initialization" (2010);
+``he``/``kaiming`` mean He et al.'s *normal* draw (2015), for ReLU by default (PyTorch defaults to leaky_relu,
+which surprises people; npnet does not). LeCun is not Xavier: LeCun uses fan_in only.
+"""
+import functools
+import math
+import numbers
+
+import numpy as np
+
+from . import _validate
+
+_GAINS = {
+    "linear": 1.0,
+    "identity": 1.0,
+    "sigmoid": 1.0,
+    "tanh": 5.0 / 3.0,
+    "relu": math.sqrt(2.0),
+    "selu": 3.0 / 4.0,
+}
+
+
+def gain(nonlinearity, param=None):
+    """Recommended scale for a nonlinearity, the table of ``torch.nn.init.calculate_gain``.
+
+    ========== ======================
+    linear     1
+    identity   1
+    sigmoid    1
+    tanh       5/3
+    relu       √2
+    leaky_relu √(2 / (1 + a²)), a = ``param`` (default 0.01)
+    selu       3/4
+    ========== ======================
+    """
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else param
+        if isinstance(slope, bool) or not isinstance(slope, numbers.Real):
+            raise TypeError(f"param (negative slope) must be a real number, got {param!r}")
+        return math.sqrt(2.0 / (1.0 + float(slope) ** 2))
+    _validate.choice("nonlinearity", nonlinearity, [*_GAINS, "leaky_relu"])
+    return _GAINS[nonlinearity]
+
+
+def fans(shape, fan_in=None, fan_out=None):
+    """(fan_in, fan_out) of a tensor in the (out, in) layout, or the fans given explicitly (needed for biases)."""
+    if fan_in is None or fan_out is None:
+        if len(shape) < 2:
+            raise ValueError(f"cannot compute fans of a {len(shape)}-D shape {shape}; pass fan_in and fan_out")
+        receptive = int(np.prod(shape[2:], dtype=np.int64))  # 1 for a Dense weight
+        fan_in = shape[1] * receptive if fan_in is None else fan_in
+        fan_out = shape[0] * receptive if fan_out is None else fan_out
+    return fan_in, fan_out
+
+
+def _shape(shape):
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    for n in shape:
+        _validate.positive_int("shape entries", n)
+    return shape
+
+
+def _normal(shape, rng, mean, std, dtype):
+    _validate.generator("rng", rng)
+    return rng.normal(mean, std, size=shape).astype(dtype)
+
+
+def _uniform(shape, rng, low, high, dtype):
+    _validate.generator("rng", rng)
+    return rng.uniform(low, high, size=shape).astype(dtype)
+
+
+def zeros(shape, rng=None, *, dtype=np.float64, fan_in=None, fan_out=None):
+    """All zeros. Every unit of a layer then starts identical: the symmetry problem."""
+    return np.zeros(_shape(shape), dtype=dtype)
+
+
+def constant(shape, rng=None, *, value=0.0, dtype=np.float64, fan_in=None, fan_out=None):
+    """Every entry equal to ``value``: as symmetric as zeros, but not dead."""
+    return np.full(_shape(shape), _validate.real("value", value), dtype=dtype)
+
+
+def normal(shape, rng, *, std=1.0, mean=0.0, dtype=np.float64, fan_in=None, fan_out=None):
+    """N(mean, std²). ``normal`` with std=0.01 is the classic small random init ("rand0.01")."""
+    std = _validate.in_interval("std", std, 0.0, math.inf)
+    return _normal(_shape(shape), rng, _validate.real("mean", mean), std, dtype)
+
+
+def uniform(shape, rng, *, a=0.0, b=1.0, dtype=np.float64, fan_in=None, fan_out=None):
+    """U(a, b), a < b (PyTorch's ``uniform_`` default is U(0, 1))."""
+    a, b = _validate.real("a", a), _validate.real("b", b)
+    if not a < b:
+        raise ValueError(f"uniform needs a < b, got a={a}, b={b}")
+    return _uniform(_shape(shape), rng, a, b, dtype)
+
+
+def xavier_normal(shape, rng, *, gain=1.0, dtype=np.float64, fan_in=None, fan_out=None):
+    """Glorot & Bengio (2010): N(0, std²), std = gain · √(2 / (fan_in + fan_out)).
+
+    Keeps Var(z) ≈ Var(x) forward *and* Var(δ) backward on average, for an activation with f'(0) = 1 (tanh).
+    """
+    shape = _shape(shape)
+    fi, fo = fans(shape, fan_in, fan_out)
+    return _normal(shape, rng, 0.0, gain * math.sqrt(2.0 / (fi + fo)), dtype)
+
+
+def xavier_uniform(shape, rng, *, gain=1.0, dtype=np.float64, fan_in=None, fan_out=None):
+    """Glorot & Bengio (2010): U(±bound), bound = √3 · std = gain · √(6 / (fan_in + fan_out)).
+
+    (U(±c) has variance c²/3, hence the √3 that turns a std into a bound.)
+    """
+    shape = _shape(shape)
+    fi, fo = fans(shape, fan_in, fan_out)
+    return _uniform(shape, rng, *_sym(math.sqrt(3.0) * gain * math.sqrt(2.0 / (fi + fo))), dtype)
+
+
+def _he_std(shape, mode, nonlinearity, a, fan_in, fan_out):
+    fi, fo = fans(shape, fan_in, fan_out)
+    fan = {"fan_in": fi, "fan_out": fo}[_validate.choice("mode", mode, ("fan_in", "fan_out"))]
+    return gain(nonlinearity, a) / math.sqrt(fan)
+
+
+def he_normal(shape, rng, *, mode="fan_in", nonlinearity="relu", a=0.0, dtype=np.float64, fan_in=None,
+              fan_out=None):
+    """He et al. (2015): N(0, std²), std = gain / √fan, gain = √2 for ReLU.
+
+    ``mode="fan_in"`` preserves the forward variance Var(z) (a ReLU halves E[x²], the √2 restores it);
+    ``mode="fan_out"`` preserves the backward variance of δ. ``a`` is leaky ReLU's negative slope.
+    """
+    shape = _shape(shape)
+    return _normal(shape, rng, 0.0, _he_std(shape, mode, nonlinearity, a, fan_in, fan_out), dtype)
+
+
+def he_uniform(shape, rng, *, mode="fan_in", nonlinearity="relu", a=0.0, dtype=np.float64, fan_in=None,
+               fan_out=None):
+    """He et al. (2015), uniform: U(±bound), bound = √3 · gain / √fan."""
+    shape = _shape(shape)
+    std = _he_std(shape, mode, nonlinearity, a, fan_in, fan_out)
+    return _uniform(shape, rng, *_sym(math.sqrt(3.0) * std), dtype)
+
+
+def lecun_normal(shape, rng, *, dtype=np.float64, fan_in=None, fan_out=None):
+    """LeCun et al. (1998, "Efficient BackProp"): N(0, 1/fan_in). Xavier without fan_out; SELU's init."""
+    shape = _shape(shape)
+    fi, _ = fans(shape, fan_in, fan_out)
+    return _normal(shape, rng, 0.0, 1.0 / math.sqrt(fi), dtype)
+
+
+def orthogonal(shape, rng, *, gain=1.0, dtype=np.float64, fan_in=None, fan_out=None):
+    """Saxe et al. (2014): a (semi-)orthogonal matrix times ``gain``.
+
+    QR of a standard normal matrix, with the signs of R's diagonal folded into Q so that Q is uniformly
+    (Haar) distributed, as ``torch.nn.init.orthogonal_`` does. Rows are orthonormal if out ≤ in, else columns.
+    """
+    shape = _shape(shape)
+    if len(shape) < 2:
+        raise ValueError(f"orthogonal needs a shape with at least 2 dimensions, got {shape}")
+    _validate.generator("rng", rng)
+    rows, cols = shape[0], int(np.prod(shape[1:]))
+    flat = rng.standard_normal((rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return (gain * q).reshape(shape).astype(dtype)
+
+
+def torch_default(shape, rng, *, dtype=np.float64, fan_in=None, fan_out=None):
+    """What ``torch.nn.Linear`` does: U(±1/√fan_in) for W *and* b.
+
+    For W this is ``kaiming_uniform_(W, a=√5)``: gain = √(2/(1+5)) = 1/√3, bound = √3·gain/√fan_in = 1/√fan_in.
+    For b PyTorch draws U(±1/√fan_in) with the weight's fan_in, which the layer passes in.
+    """
+    shape = _shape(shape)
+    fi, _ = fans(shape, fan_in, fan_out)
+    return _uniform(shape, rng, *_sym(1.0 / math.sqrt(fi)), dtype)
+
+
+def _sym(bound):
+    return -bound, bound
+
+
+#: name → initializer (aliases included)
+INITIALIZERS = {
+    "zeros": zeros,
+    "constant": constant,
+    "normal": normal,
+    "uniform": uniform,
+    "xavier_normal": xavier_normal,
+    "xavier_uniform": xavier_uniform,
+    "glorot_normal": xavier_normal,
+    "glorot_uniform": xavier_uniform,
+    "xavier": xavier_uniform,
+    "glorot": xavier_uniform,
+    "he_normal": he_normal,
+    "he_uniform": he_uniform,
+    "kaiming_normal": he_normal,
+    "kaiming_uniform": he_uniform,
+    "he": he_normal,
+    "kaiming": he_normal,
+    "lecun_normal": lecun_normal,
+    "lecun": lecun_normal,
+    "orthogonal": orthogonal,
+    "torch_default": torch_default,
+}
+
+
+def get(spec, **params):
+    """Resolve an initializer spec to a callable ``f(shape, rng, *, dtype, fan_in, fan_out)``.
+
+    ``spec`` is a name (``"he_normal"``), a ``(name, params)`` pair (``("constant", {"value": 0.5})``) or a
+    callable with the initializer signature. Extra keyword ``params`` are bound as well:
+    ``get("normal", std=0.01)``.
+    """
+    if isinstance(spec, tuple):
+        if len(spec) != 2 or not isinstance(spec[1], dict):
+            raise TypeError(f"an initializer tuple must be (name, params_dict), got {spec!r}")
+        spec, more = spec
+        params = {**more, **params}
+    if isinstance(spec, str):
+        fn = INITIALIZERS[_validate.choice("initializer", spec, INITIALIZERS)]
+    elif callable(spec):
+        fn = spec
+    else:
+        raise TypeError(f"initializer must be a name, a (name, params) pair or a callable, got {spec!r}")
+    return functools.partial(fn, **params) if params else fn
+
+
+def initialize(spec, shape, rng, *, dtype=np.float64, fan_in=None, fan_out=None):
+    """Draw one tensor: ``get(spec)(shape, rng, dtype=dtype, fan_in=fan_in, fan_out=fan_out)``."""
+    try:
+        return get(spec)(shape, rng, dtype=dtype, fan_in=fan_in, fan_out=fan_out)
+    except TypeError as exc:
+        if "unexpected keyword" in str(exc):
+            raise TypeError(f"bad parameters for initializer {spec!r}: {exc}") from None
+        raise

@@ -1,0 +1,110 @@
+"""Layers: ``Dense`` (Z = X Wᵀ + b) and ``Activation`` (A = f(Z)), each with its backward below its forward.
+
+Contract (as in CS231n's layers): ``forward`` caches what ``backward`` needs; ``backward(dout)`` returns the
+gradient with respect to the layer's input and *sets* (never accumulates) the gradients of its parameters, so a
+second backward on the same forward gives the same gradients. ``backward`` never modifies ``dout``.
+"""
+import numpy as np
+
+from . import _validate, activations, init, products
+
+
+class Dense:
+    """Fully connected layer, Z = X Wᵀ + b.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+    weight_init, bias_init : initializer spec (see ``npnet.init.get``)
+    rng : np.random.Generator
+        Used for the random initializers (zeros/constant do not draw).
+    dtype : np.float64 (default) or np.float32
+    matmul : "blas" (default) or "exact"
+        The matrix-product backend; "exact" makes units with equal weights get bitwise-equal outputs and
+        gradients (see ``npnet.products``).
+
+    Attributes
+    ----------
+    W : (out, in)   row i = the incoming weights of unit i
+    b : (out,)
+    dW, db : gradients of the loss with respect to W and b, set by ``backward``
+    """
+
+    def __init__(self, in_features, out_features, *, weight_init="xavier_uniform", bias_init="zeros", rng=None,
+                 dtype=np.float64, matmul="blas"):
+        self.in_features = _validate.positive_int("in_features", in_features)
+        self.out_features = _validate.positive_int("out_features", out_features)
+        self.dtype = _validate.dtype(dtype)
+        self.products = products.get(matmul)
+        fan = dict(dtype=self.dtype, fan_in=self.in_features, fan_out=self.out_features)
+        self.W = init.initialize(weight_init, (self.out_features, self.in_features), rng, **fan)
+        self.b = init.initialize(bias_init, (self.out_features,), rng, **fan)
+        self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b)
+        self._X = None
+
+    def __repr__(self):
+        return f"Dense({self.in_features}, {self.out_features}, matmul={self.products.name!r})"
+
+    def forward(self, X):
+        """X (B, in) → Z (B, out),  Z = X Wᵀ + b  (z_bi = Σ_j x_bj W_ij + b_i)."""
+        X = _validate.batch("X", X, self.in_features, self.dtype)
+        self._X = X
+        return self.products.matmul(X, self.W.T) + self.b
+
+    def backward(self, dZ, need_dX=True):
+        """δ = dZ (B, out) = ∂L/∂Z  →  dX (B, in), and sets dW, db.
+
+        Since z_bi = Σ_j x_bj W_ij + b_i:
+            dW = δᵀ X     (out, in)   ∂L/∂W_ij = Σ_b δ_bi x_bj
+            db = Σ_b δ_b  (out,)      ∂L/∂b_i  = Σ_b δ_bi
+            dX = δ W      (B, in)     ∂L/∂x_bj = Σ_i δ_bi W_ij
+        ``need_dX=False`` skips dX for the first layer, whose input is data.
+        """
+        if self._X is None:
+            raise RuntimeError("Dense.backward called before forward")
+        if dZ.shape != (self._X.shape[0], self.out_features):
+            raise ValueError(f"dZ must have shape {(self._X.shape[0], self.out_features)}, got {dZ.shape}")
+        mm = self.products
+        self.dW[...] = mm.matmul(dZ.T, self._X)
+        self.db[...] = mm.colsum(dZ)
+        return mm.matmul(dZ, self.W) if need_dX else None
+
+    def parameters(self):
+        """[(name, value, gradient)] for W and b; the arrays are updated in place by training."""
+        return [("W", self.W, self.dW), ("b", self.b, self.db)]
+
+
+class Activation:
+    """Elementwise nonlinearity A = f(Z); backward multiplies by f'(Z).
+
+    ``relu_grad_at_zero`` is the value used for relu'(0) (default 0, as PyTorch).
+    """
+
+    def __init__(self, name, *, relu_grad_at_zero=0.0):
+        self.name = activations.check_name(name)
+        self.relu_grad_at_zero = _validate.real("relu_grad_at_zero", relu_grad_at_zero)
+        self.f = activations.ACTIVATIONS[name]
+        self.f_grad, self.grad_takes = activations.DERIVATIVES[name]
+        self._Z = self._A = None
+
+    def __repr__(self):
+        return f"Activation({self.name!r})"
+
+    def forward(self, Z):
+        """Z (B, n) → A = f(Z) (B, n)."""
+        self._Z = Z
+        self._A = self.f(Z)
+        return self._A
+
+    def backward(self, dA):
+        """dA (B, n) = ∂L/∂A  →  dZ = dA ⊙ f'(Z)  (B, n)   (elementwise chain rule)."""
+        if self._Z is None:
+            raise RuntimeError("Activation.backward called before forward")
+        if self.name == "relu":
+            return dA * self.f_grad(self._Z, self.relu_grad_at_zero)
+        return dA * self.f_grad(self._A if self.grad_takes == "a" else self._Z)
+
+    def parameters(self):
+        """An activation has no parameters."""
+        return []

@@ -1,0 +1,93 @@
+"""Losses: softmax cross-entropy on integer labels, and mean squared error.
+
+A loss's ``forward(output, target)`` returns a Python float and caches what ``backward()`` needs;
+``backward()`` returns ∂L/∂output with the output's shape. Both losses average over the batch, so the
+gradient carries the 1/B.
+"""
+import numpy as np
+
+from . import _validate
+
+
+class SoftmaxCrossEntropy:
+    """L = (1/B) Σ_b −log softmax(z_b)[y_b]  for logits Z (B, C) and integer labels y (B,) in [0, C).
+
+    Stable: log softmax(z)_c = (z_c − m) − log Σ_k e^{z_k − m} with m = max_k z_k, so no exp overflows.
+    """
+
+    name = "softmax_cross_entropy"
+
+    def __init__(self):
+        self._probs = self._y = None
+
+    def forward(self, Z, y):
+        """Z (B, C) logits, y (B,) int labels → mean cross-entropy (float)."""
+        if Z.ndim != 2:
+            raise ValueError(f"logits must have shape (B, C), got {Z.shape}")
+        B, C = Z.shape
+        y = _validate.labels("y", y, B, C)
+        shifted = Z - Z.max(axis=1, keepdims=True)
+        exp = np.exp(shifted)
+        sum_exp = exp.sum(axis=1, keepdims=True)
+        log_probs_y = shifted[np.arange(B), y] - np.log(sum_exp[:, 0])
+        self._probs = exp / sum_exp                      # softmax(Z), kept for backward
+        self._y = y
+        return float(-log_probs_y.mean())
+
+    def backward(self):
+        """δ = ∂L/∂Z = (softmax(Z) − onehot(y)) / B   (B, C).
+
+        With p = softmax(z) and L_b = −log p_y:  ∂L_b/∂z_c = p_c − [c = y].
+        """
+        if self._probs is None:
+            raise RuntimeError("backward called before forward")
+        B = self._probs.shape[0]
+        delta = self._probs.copy()
+        delta[np.arange(B), self._y] -= 1
+        delta /= B
+        return delta
+
+
+class MSE:
+    """L = (1/(B·C)) Σ_b Σ_c (ŷ_bc − t_bc)²: the mean over all entries, as ``torch.nn.MSELoss``.
+
+    The target is either an array shaped like the output, or integer labels (B,) that are one-hot encoded.
+    """
+
+    name = "mse"
+
+    def __init__(self):
+        self._diff = None
+
+    def forward(self, Yhat, target):
+        """Yhat (B, C), target (B, C) or int labels (B,) → mean squared error (float)."""
+        if Yhat.ndim != 2:
+            raise ValueError(f"predictions must have shape (B, C), got {Yhat.shape}")
+        target = np.asarray(target)
+        if target.ndim == 1 and np.issubdtype(target.dtype, np.integer):
+            y = _validate.labels("target", target, *Yhat.shape)
+            target = np.zeros_like(Yhat)
+            target[np.arange(Yhat.shape[0]), y] = 1
+        elif target.shape != Yhat.shape:
+            raise ValueError(f"target must have shape {Yhat.shape} (or be int labels of shape ({Yhat.shape[0]},)),"
+                             f" got {target.shape}")
+        self._diff = Yhat - target.astype(Yhat.dtype, copy=False)
+        return float(np.mean(self._diff * self._diff))
+
+    def backward(self):
+        """∂L/∂Ŷ = 2 (Ŷ − T) / (B·C)   (B, C)."""
+        if self._diff is None:
+            raise RuntimeError("backward called before forward")
+        return self._diff * (2.0 / self._diff.size)
+
+
+LOSSES = {"softmax_cross_entropy": SoftmaxCrossEntropy, "cross_entropy": SoftmaxCrossEntropy, "mse": MSE}
+
+
+def get(spec):
+    """A loss instance from a name ("softmax_cross_entropy", "cross_entropy", "mse") or an instance."""
+    if isinstance(spec, str):
+        return LOSSES[_validate.choice("loss", spec, LOSSES)]()
+    if hasattr(spec, "forward") and hasattr(spec, "backward"):
+        return spec
+    raise TypeError(f"loss must be a name ({', '.join(LOSSES)}) or a loss object, got {spec!r}")

@@ -1,0 +1,81 @@
+"""Probes: statistics of activations, gradients and weights that the experiments share.
+
+``tensor_stats`` summarises one array; ``layer_stats`` does so for every layer of a network after a forward and
+backward; ``row_spread``, ``distinct_rows`` and ``unit_variance`` measure how far a layer's units are from
+being copies of each other (the symmetry problem).
+"""
+import numpy as np
+
+from . import activations
+
+
+def tensor_stats(x, *, saturated=None, bins=30, hist_range=None):
+    """Summary of an array as plain floats (JSON-ready).
+
+    Returns a dict with mean, std, mean_sq (E[x²], the quantity the Xavier/He variance argument propagates),
+    frac_zero (exact zeros: dead ReLUs, all-zero layers), frac_saturated (share of ``saturated`` mask, or None),
+    hist_counts and hist_edges (``bins`` bins over ``hist_range`` or the data's range).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    counts, edges = np.histogram(x, bins=bins, range=hist_range)
+    return {
+        "mean": float(x.mean()),
+        "std": float(x.std()),
+        "mean_sq": float(np.mean(x * x)),
+        "frac_zero": float(np.count_nonzero(x == 0) / x.size),
+        "frac_saturated": None if saturated is None else float(np.count_nonzero(saturated) / x.size),
+        "hist_counts": counts.tolist(),
+        "hist_edges": edges.tolist(),
+    }
+
+
+def layer_stats(net, *, bins=30, tol=0.01):
+    """Per Dense layer (fc1, fc2, …): stats of Z, of A = f(Z), of W, and of dW and db.
+
+    Call after ``net.forward`` (and ``net.backward`` for the gradient entries, which otherwise describe
+    whatever the last backward left). Saturation uses ``activations.saturated(name, a, tol)``.
+    """
+    act_names = {}
+    k = -1
+    for layer in net.layers:
+        if layer in net.dense:
+            k += 1
+        elif k >= 0:
+            act_names[k] = layer.name
+    out = []
+    for k, layer in enumerate(net.dense):
+        z, a = net.preactivations[k], net.activations[k]
+        if z is None:
+            raise RuntimeError("layer_stats needs a forward pass first")
+        name = act_names.get(k, "identity")
+        out.append({
+            "layer": f"fc{k + 1}",
+            "activation": name,
+            "preactivation": tensor_stats(z, bins=bins),
+            "output": tensor_stats(a, saturated=activations.saturated(name, a, tol), bins=bins),
+            "W": tensor_stats(layer.W, bins=bins),
+            "grad_W": tensor_stats(layer.dW, bins=bins),
+            "grad_b": tensor_stats(layer.db, bins=bins),
+        })
+    return out
+
+
+def row_spread(W):
+    """max_i max_j |W[i, j] − W[0, j]|: how far the units' weight rows are from unit 0's (0.0 = all equal)."""
+    W = np.asarray(W)
+    return float(np.max(np.abs(W - W[0])))
+
+
+def distinct_rows(W):
+    """Number of distinct rows of W (bitwise): 1 means every unit is a copy of one unit."""
+    return int(np.unique(np.asarray(W), axis=0).shape[0])
+
+
+def unit_variance(A):
+    """For each sample (row of A (B, n)) the variance of its n unit values, averaged over samples.
+
+    Each row is shifted by its first value before ``np.var``: the same variance, but exactly 0.0 when all units
+    are equal (the mean of n equal floats need not round back to that float, which would leave ~1e-33).
+    """
+    A = np.asarray(A, dtype=np.float64)
+    return float(np.mean(np.var(A - A[:, :1], axis=1)))

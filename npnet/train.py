@@ -1,0 +1,101 @@
+"""Minibatch training and evaluation.
+
+``train`` shuffles with the Generator it is given, runs forward → loss → backward → optimizer step per batch, and
+returns a per-epoch history. Data are validated once up front (shape, dtype, finiteness, label range), not per step.
+"""
+import math
+
+import numpy as np
+
+from . import _validate, losses
+
+
+def _dataset(name, net, X, y):
+    X = _validate.finite(name, _validate.batch(name, X, net.in_features, net.dtype))
+    y = _validate.labels(f"labels of {name}", y, X.shape[0], net.out_features)
+    return X, y
+
+
+def evaluate(net, X, y, *, loss=None, batch_size=2000):
+    """Accuracy (and mean loss if ``loss`` is given) of ``net`` on (X, y), in batches of ``batch_size``.
+
+    Returns ``{"accuracy": float, "loss": float or None}``. Overwrites the network's cached forward values.
+    """
+    X, y = _dataset("X", net, X, y)
+    batch_size = _validate.positive_int("batch_size", batch_size)
+    loss_fn = None if loss is None else losses.get(loss)
+    correct, total_loss = 0, 0.0
+    for start in range(0, X.shape[0], batch_size):
+        xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+        out = net._forward(xb)
+        correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+        if loss_fn is not None:
+            total_loss += loss_fn.forward(out, yb) * xb.shape[0]
+    n = X.shape[0]
+    return {"accuracy": correct / n, "loss": None if loss_fn is None else total_loss / n}
+
+
+def train(net, X, y, *, optimizer, epochs, batch_size, rng, loss="softmax_cross_entropy", X_test=None,
+          y_test=None, eval_train=True, on_epoch=None, on_step=None):
+    """Train ``net`` in place with minibatch gradient descent.
+
+    Parameters
+    ----------
+    net : Network
+    X : (N, in) inputs;  y : (N,) integer labels
+    optimizer : an optimizer over ``net`` (``npnet.optim.SGD`` / ``Adam``)
+    epochs, batch_size : int >= 1 (the last batch of an epoch may be smaller)
+    rng : np.random.Generator used for the per-epoch shuffle
+    loss : loss name or object (default softmax cross-entropy)
+    X_test, y_test : optional held-out set, evaluated after every epoch
+    eval_train : also measure accuracy on the whole training set after every epoch
+    on_epoch : ``callback(epoch, net, history)`` after each epoch (epochs count from 1)
+    on_step : ``callback(epoch, step, net, loss_value)`` after each optimizer step (steps count from 1 per epoch)
+
+    Returns
+    -------
+    history : dict of lists, one entry per epoch: "epoch", "train_loss" (mean minibatch loss during the
+        epoch), "train_acc" (None entries if not ``eval_train``), "test_acc" (None entries without a test set).
+
+    Raises
+    ------
+    FloatingPointError
+        when a minibatch loss is NaN or infinite, naming the epoch and step.
+    """
+    X, y = _dataset("X", net, X, y)
+    if (X_test is None) != (y_test is None):
+        raise ValueError("pass both X_test and y_test, or neither")
+    if X_test is not None:
+        X_test, y_test = _dataset("X_test", net, X_test, y_test)
+    epochs = _validate.positive_int("epochs", epochs)
+    batch_size = _validate.positive_int("batch_size", batch_size)
+    _validate.generator("rng", rng)
+    loss_fn = losses.get(loss)
+    n = X.shape[0]
+    steps_per_epoch = math.ceil(n / batch_size)
+    history = {"epoch": [], "train_loss": [], "train_acc": [], "test_acc": []}
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(n)
+        total = 0.0
+        for step in range(1, steps_per_epoch + 1):
+            idx = order[(step - 1) * batch_size: step * batch_size]
+            # a diverging run overflows before its loss turns inf/NaN: report that once, clearly, below,
+            # instead of a page of RuntimeWarnings
+            with np.errstate(over="ignore", invalid="ignore"):
+                value = loss_fn.forward(net._forward(X[idx]), y[idx])
+            if not math.isfinite(value):
+                raise FloatingPointError(
+                    f"loss became {value} at epoch {epoch}, step {step} of {steps_per_epoch}; "
+                    "the weights diverged (try a smaller learning rate or a smaller-scale initialization)")
+            net.backward(loss_fn.backward())
+            optimizer.step()
+            total += value
+            if on_step is not None:
+                on_step(epoch, step, net, value)
+        history["epoch"].append(epoch)
+        history["train_loss"].append(total / steps_per_epoch)
+        history["train_acc"].append(evaluate(net, X, y)["accuracy"] if eval_train else None)
+        history["test_acc"].append(None if X_test is None else evaluate(net, X_test, y_test)["accuracy"])
+        if on_epoch is not None:
+            on_epoch(epoch, net, history)
+    return history
