@@ -1,0 +1,137 @@
+"""What every experiment shares: the command line, progress lines, atomic output, and plotting setup.
+
+An experiment module defines ``main(argv=None)`` and ends with ``raise SystemExit(common.run(main))``, so that
+bad input becomes one line on stderr and exit code 2, never a traceback.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # experiments only write files; never need a screen
+import matplotlib.pyplot as plt  # noqa: E402
+
+from npnet import _validate  # noqa: E402
+from npnet import data as npdata  # noqa: E402
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line and exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line (``prog: error: …``) and exit code 2."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see --help)")
+
+
+def _positive_int(text):
+    try:
+        return _validate.positive_int("value", int(text))
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+
+
+def _data_source(text):
+    try:
+        return npdata.validate_source(text)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def parser(prog, description, *, epochs=None):
+    """A parser with the options every experiment has: --seed, --quick, --out, --data, --dtype (and --epochs)."""
+    p = Parser(prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--seed", type=int, default=0, help="seed of the np.random.Generator behind every random draw")
+    p.add_argument("--quick", action="store_true", help="a small run in seconds (few samples and epochs), "
+                   "writing the same files; used by the tests")
+    p.add_argument("--out", type=Path, default=Path("figures"), help="directory for the PNG figures and JSON")
+    p.add_argument("--data", type=_data_source, default=None,
+                   help="MNIST source: auto, openml, bundled or an IDX directory "
+                        f"(default: ${npdata.SOURCE_ENV} or auto)")
+    p.add_argument("--dtype", choices=sorted(_validate.DTYPES), default="float64", help="floating-point type")
+    if epochs is not None:
+        p.add_argument("--epochs", type=_positive_int, default=epochs, help="training epochs per run")
+    return p
+
+
+def run(main, prog, argv=None):
+    """Call ``main(argv)``; turn bad input into one stderr line and exit code 2. Returns the exit code."""
+    try:
+        main(argv)
+    except UsageError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except npdata.DataError as exc:
+        print(f"{prog}: data error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted; no partial files were written", file=sys.stderr)
+        return 130
+    return 0
+
+
+def prepare_out(path):
+    """Create the output directory (or raise UsageError if it cannot be one)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path} exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create --out directory {path}: {exc.strerror}") from None
+    return path
+
+
+class Progress:
+    """Progress lines on stderr with the elapsed time: ``[  3.2 s] message``."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.start = time.perf_counter()
+
+    def __call__(self, message):
+        print(f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=self.stream, flush=True)
+
+
+def _atomic(path, write, mode):
+    """Write via a temporary file in the same directory and rename: readers never see half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path, obj):
+    """Write ``obj`` as indented JSON, atomically."""
+    _atomic(path, lambda fh: json.dump(obj, fh, indent=1, allow_nan=False), "w")
+
+
+def save_figure(fig, path):
+    """Save a matplotlib figure as PNG, atomically, and close it."""
+    try:
+        _atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=110, bbox_inches="tight"), "wb")
+    finally:
+        plt.close(fig)
+
+
+def format_table(headers, rows):
+    """A plain-text table with aligned columns."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
