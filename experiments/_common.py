@@ -26,6 +26,15 @@ class UsageError(Exception):
     """Bad input from the user: reported as one line and exit code 2."""
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except the uninformative ones (None, False)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line (``prog: error: …``) and exit code 2."""
 
@@ -47,20 +56,34 @@ def _data_source(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def parser(prog, description, *, epochs=None):
-    """A parser with the options every experiment has: --seed, --quick, --out, --data, --dtype (and --epochs)."""
-    p = Parser(prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def parser(prog, description, *, epochs=None, quick_epochs=None):
+    """A parser with the options every experiment has: --seed, --quick, --out, --data, --dtype.
+
+    With ``epochs`` it also has --epochs, whose default is ``epochs`` (``quick_epochs`` under --quick); read it
+    with ``resolve_epochs(args)``.
+    """
+    p = Parser(prog=prog, description=description, formatter_class=_HelpFormatter)
     p.add_argument("--seed", type=int, default=0, help="seed of the np.random.Generator behind every random draw")
     p.add_argument("--quick", action="store_true", help="a small run in seconds (few samples and epochs), "
                    "writing the same files; used by the tests")
     p.add_argument("--out", type=Path, default=Path("figures"), help="directory for the PNG figures and JSON")
     p.add_argument("--data", type=_data_source, default=None,
                    help="MNIST source: auto, openml, bundled or an IDX directory "
-                        f"(default: ${npdata.SOURCE_ENV} or auto)")
+                        f"(default: ${npdata.SOURCE_ENV} if set, else auto)")
     p.add_argument("--dtype", choices=sorted(_validate.DTYPES), default="float64", help="floating-point type")
     if epochs is not None:
-        p.add_argument("--epochs", type=_positive_int, default=epochs, help="training epochs per run")
+        quick = f" ({quick_epochs} with --quick)" if quick_epochs else ""
+        p.add_argument("--epochs", type=_positive_int, default=None,
+                       help=f"training epochs per run (default: {epochs}{quick})")
+        p.set_defaults(default_epochs=epochs, quick_epochs=quick_epochs or epochs)
     return p
+
+
+def resolve_epochs(args):
+    """--epochs if given, else the experiment's default for a full or a --quick run."""
+    if args.epochs is not None:
+        return args.epochs
+    return args.quick_epochs if args.quick else args.default_epochs
 
 
 def run(main, prog, argv=None):

@@ -316,12 +316,12 @@ def run_specs(dtype):
 
 
 def main(argv=None):
-    args = common.parser("python -m experiments.symmetry", __doc__.split("\n")[0], epochs=5).parse_args(argv)
+    args = common.parser("python -m experiments.symmetry", __doc__.split("\n")[0], epochs=5,
+                         quick_epochs=2).parse_args(argv)
+    args.epochs = common.resolve_epochs(args)
     out = common.prepare_out(args.out)
     progress = common.Progress()
     n_train, n_test = (1_000, 500) if args.quick else (N_TRAIN, N_TEST)
-    if args.quick and args.epochs == 5:
-        args.epochs = 2
     dtype = np.dtype(args.dtype).type
     progress(f"loading MNIST ({n_train}/{n_test} requested)")
     split = npdata.load_mnist(n_train, n_test, seed=args.seed, source=args.data, dtype=dtype)
