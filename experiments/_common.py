@@ -42,7 +42,8 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see --help)")
 
 
-def _positive_int(text):
+def positive_int_arg(text):
+    """argparse type: an integer >= 1."""
     try:
         return _validate.positive_int("value", int(text))
     except (TypeError, ValueError):
@@ -73,7 +74,7 @@ def parser(prog, description, *, epochs=None, quick_epochs=None):
     p.add_argument("--dtype", choices=sorted(_validate.DTYPES), default="float64", help="floating-point type")
     if epochs is not None:
         quick = f" ({quick_epochs} with --quick)" if quick_epochs else ""
-        p.add_argument("--epochs", type=_positive_int, default=None,
+        p.add_argument("--epochs", type=positive_int_arg, default=None,
                        help=f"training epochs per run (default: {epochs}{quick})")
         p.set_defaults(default_epochs=epochs, quick_epochs=quick_epochs or epochs)
     return p
