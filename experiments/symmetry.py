@@ -279,16 +279,20 @@ def figures(records, perturb, info, out, dtype):
         ax.set_title(title + "\nexact mode: open markers on the bottom row are exactly 0.0", fontsize=9)
         common.save_figure(fig, out / name)
 
-    fig, ax = common.plt.subplots(figsize=(7, 4.5))
+    fig, (ax, ax_rel) = common.plt.subplots(1, 2, figsize=(11, 4.2))
     for i, run in enumerate(perturb):
         y = np.asarray(run["sym_fc1_per_step"])
         ax.plot(np.arange(len(y)), y, color=f"C{i}", label=f"ε = {run['epsilon']:g}")
-        ax.axhline(run["epsilon"], color=f"C{i}", linewidth=0.6, linestyle=":")
+        ax_rel.plot(np.arange(len(y)), y / run["epsilon"], color=f"C{i}", label=f"ε = {run['epsilon']:g}",
+                    linewidth=4 - i, alpha=0.8)
     ax.set_yscale("log")
-    ax.set_xlabel("SGD step")
     ax.set_ylabel("sym_fc1")
-    ax.set_title("all-zero sigmoid net, exact mode, W1[0, centre pixel] += ε (dotted: ε)", fontsize=9)
-    ax.legend(fontsize=8)
+    ax_rel.set_ylabel("sym_fc1 / ε  (growth of the asymmetry)")
+    for a in (ax, ax_rel):
+        a.set_xlabel("SGD step")
+        a.legend(fontsize=8)
+    fig.suptitle("all-zero sigmoid net, exact mode, W1[0, centre pixel] += ε: the asymmetry grows in proportion to ε",
+                 fontsize=9)
     common.save_figure(fig, out / "symmetry_perturbation.png")
 
 
