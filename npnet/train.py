@@ -10,9 +10,9 @@ import numpy as np
 from . import _validate, losses
 
 
-def _dataset(name, net, X, y):
-    X = _validate.finite(name, _validate.batch(name, X, net.in_features, net.dtype))
-    y = _validate.labels(f"labels of {name}", y, X.shape[0], net.out_features)
+def _dataset(x_name, y_name, net, X, y):
+    X = _validate.finite(x_name, _validate.batch(x_name, X, net.in_features, net.dtype))
+    y = _validate.labels(y_name, y, X.shape[0], net.out_features)
     return X, y
 
 
@@ -21,7 +21,7 @@ def evaluate(net, X, y, *, loss=None, batch_size=2000):
 
     Returns ``{"accuracy": float, "loss": float or None}``. Overwrites the network's cached forward values.
     """
-    X, y = _dataset("X", net, X, y)
+    X, y = _dataset("X", "y", net, X, y)
     batch_size = _validate.positive_int("batch_size", batch_size)
     loss_fn = None if loss is None else losses.get(loss)
     correct, total_loss = 0, 0.0
@@ -62,11 +62,11 @@ def train(net, X, y, *, optimizer, epochs, batch_size, rng, loss="softmax_cross_
     FloatingPointError
         when a minibatch loss is NaN or infinite, naming the epoch and step.
     """
-    X, y = _dataset("X", net, X, y)
+    X, y = _dataset("X", "y", net, X, y)
     if (X_test is None) != (y_test is None):
         raise ValueError("pass both X_test and y_test, or neither")
     if X_test is not None:
-        X_test, y_test = _dataset("X_test", net, X_test, y_test)
+        X_test, y_test = _dataset("X_test", "y_test", net, X_test, y_test)
     epochs = _validate.positive_int("epochs", epochs)
     batch_size = _validate.positive_int("batch_size", batch_size)
     _validate.generator("rng", rng)
