@@ -20,6 +20,8 @@ from npnet import _validate  # noqa: E402
 from npnet import data as npdata  # noqa: E402
 
 EXIT_USAGE = 2
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 class UsageError(Exception):
@@ -133,6 +135,7 @@ def _atomic(path, write, mode):
     try:
         with os.fdopen(fd, mode) as fh:
             write(fh)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
