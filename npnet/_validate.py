@@ -60,6 +60,8 @@ def dtype(value):
     """Return the NumPy float type for ``value`` (np.float64 / np.float32 or their names)."""
     if isinstance(value, str):
         return DTYPES[choice("dtype", value, DTYPES)]
+    if value is None:  # np.dtype(None) would silently mean float64
+        raise TypeError("dtype must be float64 or float32, got None")
     try:
         resolved = np.dtype(value).type
     except TypeError:

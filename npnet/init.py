@@ -105,11 +105,12 @@ def uniform(shape, rng, *, a=0.0, b=1.0, dtype=np.float64, fan_in=None, fan_out=
 def xavier_normal(shape, rng, *, gain=1.0, dtype=np.float64, fan_in=None, fan_out=None):
     """Glorot & Bengio (2010): N(0, std²), std = gain · √(2 / (fan_in + fan_out)).
 
-    Keeps Var(z) ≈ Var(x) forward *and* Var(δ) backward on average, for an activation with f'(0) = 1 (tanh).
+    A compromise between keeping E[z²] ≈ E[x²] forward (Var(w) = 1/fan_in) and Var(δ) backward
+    (Var(w) = 1/fan_out); exact for both only when fan_in = fan_out. Derived for activations with f'(0) = 1 (tanh).
     """
     shape = _shape(shape)
     fi, fo = fans(shape, fan_in, fan_out)
-    return _normal(shape, rng, 0.0, gain * math.sqrt(2.0 / (fi + fo)), dtype)
+    return _normal(shape, rng, 0.0, _gain(gain) * math.sqrt(2.0 / (fi + fo)), dtype)
 
 
 def xavier_uniform(shape, rng, *, gain=1.0, dtype=np.float64, fan_in=None, fan_out=None):
@@ -119,7 +120,7 @@ def xavier_uniform(shape, rng, *, gain=1.0, dtype=np.float64, fan_in=None, fan_o
     """
     shape = _shape(shape)
     fi, fo = fans(shape, fan_in, fan_out)
-    return _uniform(shape, rng, *_sym(math.sqrt(3.0) * gain * math.sqrt(2.0 / (fi + fo))), dtype)
+    return _uniform(shape, rng, *_sym(math.sqrt(3.0) * _gain(gain) * math.sqrt(2.0 / (fi + fo))), dtype)
 
 
 def _he_std(shape, mode, nonlinearity, a, fan_in, fan_out):
@@ -132,7 +133,8 @@ def he_normal(shape, rng, *, mode="fan_in", nonlinearity="relu", a=0.0, dtype=np
               fan_out=None):
     """He et al. (2015): N(0, std²), std = gain / √fan, gain = √2 for ReLU.
 
-    ``mode="fan_in"`` preserves the forward variance Var(z) (a ReLU halves E[x²], the √2 restores it);
+    ``mode="fan_in"`` preserves E[z²] forward (a ReLU halves E[x²] when z is symmetric about 0 — zero-mean
+    symmetric weights, zero bias — and the √2 restores it);
     ``mode="fan_out"`` preserves the backward variance of δ. ``a`` is leaky ReLU's negative slope.
     """
     shape = _shape(shape)
@@ -172,7 +174,7 @@ def orthogonal(shape, rng, *, gain=1.0, dtype=np.float64, fan_in=None, fan_out=N
     q *= np.sign(np.diag(r))
     if rows < cols:
         q = q.T
-    return (gain * q).reshape(shape).astype(dtype)
+    return (_gain(gain) * q).reshape(shape).astype(dtype)
 
 
 def torch_default(shape, rng, *, dtype=np.float64, fan_in=None, fan_out=None):
@@ -184,6 +186,10 @@ def torch_default(shape, rng, *, dtype=np.float64, fan_in=None, fan_out=None):
     shape = _shape(shape)
     fi, _ = fans(shape, fan_in, fan_out)
     return _uniform(shape, rng, *_sym(1.0 / math.sqrt(fi)), dtype)
+
+
+def _gain(value):
+    return _validate.in_interval("gain", value, 0.0, math.inf)
 
 
 def _sym(bound):

@@ -15,7 +15,8 @@ class Dense:
     Parameters
     ----------
     in_features, out_features : int
-    weight_init, bias_init : initializer spec (see ``npnet.init.get``)
+    weight_init, bias_init : initializer spec (see ``npnet.init.get``). The layer's own default is Xavier
+        uniform; ``mlp`` chooses per network (He normal by default, for ReLU).
     rng : np.random.Generator
         Used for the random initializers (zeros/constant do not draw).
     dtype : np.float64 (default) or np.float32
@@ -98,10 +99,13 @@ class Activation:
         return self._A
 
     def backward(self, dA):
-        """dA (B, n) = ∂L/∂A  →  dZ = dA ⊙ f'(Z)  (B, n)   (elementwise chain rule)."""
+        """dA (B, n) = ∂L/∂A  →  dZ = dA ⊙ f'(Z)  (B, n)   (elementwise chain rule).
+
+        f'(Z) is evaluated from the cached output A for sigmoid and tanh (a(1 − a), 1 − a²) and from Z otherwise.
+        """
         if self._Z is None:
             raise RuntimeError("Activation.backward called before forward")
-        if self.name == "relu":
+        if self.name == "relu":  # relu' also needs the chosen value at exactly 0
             return dA * self.f_grad(self._Z, self.relu_grad_at_zero)
         return dA * self.f_grad(self._A if self.grad_takes == "a" else self._Z)
 

@@ -14,16 +14,22 @@ def tensor_stats(x, *, saturated=None, bins=30, hist_range=None):
 
     Returns a dict with mean, std, mean_sq (E[x²], the quantity the Xavier/He variance argument propagates),
     frac_zero (exact zeros: dead ReLUs, all-zero layers), frac_saturated (share of ``saturated`` mask, or None),
+    frac_nonfinite (NaN/inf, e.g. after divergence; the other statistics then cover the finite entries),
     hist_counts and hist_edges (``bins`` bins over ``hist_range`` or the data's range).
     """
     x = np.asarray(x, dtype=np.float64)
+    finite = np.isfinite(x)
+    frac_nonfinite = float(1.0 - np.count_nonzero(finite) / x.size)
+    if frac_nonfinite:
+        x = x[finite] if finite.any() else np.zeros(1)
     counts, edges = np.histogram(x, bins=bins, range=hist_range)
     return {
         "mean": float(x.mean()),
         "std": float(x.std()),
         "mean_sq": float(np.mean(x * x)),
         "frac_zero": float(np.count_nonzero(x == 0) / x.size),
-        "frac_saturated": None if saturated is None else float(np.count_nonzero(saturated) / x.size),
+        "frac_saturated": None if saturated is None else float(np.count_nonzero(saturated) / np.size(saturated)),
+        "frac_nonfinite": frac_nonfinite,
         "hist_counts": counts.tolist(),
         "hist_edges": edges.tolist(),
     }
@@ -67,7 +73,7 @@ def row_spread(W):
 
 
 def distinct_rows(W):
-    """Number of distinct rows of W (bitwise): 1 means every unit is a copy of one unit."""
+    """Number of distinct rows of W (compared by value, as ``np.array_equal``): 1 = every unit is a copy of one."""
     return int(np.unique(np.asarray(W), axis=0).shape[0])
 
 

@@ -9,7 +9,7 @@ import npnet
 from npnet import activations, probes
 from npnet.layers import Activation
 
-STATS_KEYS = {"mean", "std", "mean_sq", "frac_zero", "frac_saturated", "hist_counts", "hist_edges"}
+STATS_KEYS = {"mean", "std", "mean_sq", "frac_zero", "frac_saturated", "frac_nonfinite", "hist_counts", "hist_edges"}
 
 
 # ---------------------------------------------------------------- tensor_stats
@@ -227,3 +227,9 @@ def test_saturated_masks():
     assert activations.saturated("sigmoid", sig).tolist() == [True, False, False, True]
     assert activations.saturated("tanh", tanh).tolist() == [True, False, False, True]
     assert activations.saturated("relu", sig) is None and activations.saturated("identity", sig) is None
+
+
+def test_tensor_stats_of_a_diverged_array_counts_nonfinite_and_describes_the_rest():
+    s = probes.tensor_stats(np.array([1.0, np.nan, np.inf, 3.0]))
+    assert s["frac_nonfinite"] == 0.5
+    assert s["mean"] == 2.0 and sum(s["hist_counts"]) == 2
