@@ -86,6 +86,8 @@ def batch(name, X, n_features, dtype_):
     Wrong rank or width is an error rather than something to broadcast: a (784,) vector or a (B, 785) batch
     is a bug in the caller, not a batch of one.
     """
+    if type(X) is np.ndarray and X.dtype == dtype_ and X.ndim == 2 and X.shape[1] == n_features and len(X):
+        return X  # the common case, checked cheaply: this runs once per layer per step
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != n_features or X.shape[0] == 0:
         raise ValueError(f"{name} must have shape (B, {n_features}) with B >= 1, got {X.shape}")

@@ -13,7 +13,7 @@ import numpy as np
 from . import _validate
 
 
-def sigmoid(z):
+def sigmoid(z, out=None):
     """σ(z) = 1 / (1 + e^{−z}), computed without overflow.
 
     For z ≥ 0 use 1 / (1 + e^{−z}); for z < 0 the equal form e^{z} / (1 + e^{z}). Both only ever
@@ -21,7 +21,10 @@ def sigmoid(z):
     """
     e = np.exp(-np.abs(z))            # in (0, 1]: never overflows
     r = 1.0 / (1.0 + e)
-    return np.where(z >= 0, r, e * r)
+    if out is None:
+        return np.where(z >= 0, r, e * r)
+    np.copyto(out, np.where(z >= 0, r, e * r))
+    return out
 
 
 def sigmoid_grad(a):
@@ -29,9 +32,9 @@ def sigmoid_grad(a):
     return a * (1.0 - a)
 
 
-def tanh(z):
+def tanh(z, out=None):
     """tanh(z)."""
-    return np.tanh(z)
+    return np.tanh(z, out=out)
 
 
 def tanh_grad(a):
@@ -39,9 +42,9 @@ def tanh_grad(a):
     return 1.0 - a * a
 
 
-def relu(z):
+def relu(z, out=None):
     """relu(z) = max(z, 0)."""
-    return np.maximum(z, 0)
+    return np.maximum(z, 0, out=out)
 
 
 def relu_grad(z, at_zero=0.0):
@@ -52,9 +55,12 @@ def relu_grad(z, at_zero=0.0):
     return g
 
 
-def identity(z):
+def identity(z, out=None):
     """f(z) = z (the output layer's 'activation': logits go straight into the loss)."""
-    return z
+    if out is None:
+        return z
+    np.copyto(out, z)
+    return out
 
 
 def identity_grad(z):
@@ -62,7 +68,7 @@ def identity_grad(z):
     return np.ones_like(z)
 
 
-#: name → f(z)
+#: name → f(z, out=None); ``out`` is an optional array to write the result into (the layers reuse one)
 ACTIVATIONS = {"sigmoid": sigmoid, "tanh": tanh, "relu": relu, "identity": identity}
 #: name → (f', which argument f' takes: "a" the output or "z" the pre-activation)
 DERIVATIVES = {

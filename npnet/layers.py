@@ -3,6 +3,10 @@
 Contract (as in CS231n's layers): ``forward`` caches what ``backward`` needs; ``backward(dout)`` returns the
 gradient with respect to the layer's input and *sets* (never accumulates) the gradients of its parameters, so a
 second backward on the same forward gives the same gradients. ``backward`` never modifies ``dout``.
+
+Speed: each layer writes its outputs into arrays it owns and reuses from one step to the next (``_buffer``), so
+the training loop allocates nothing per step. An array returned by ``forward`` or ``backward`` is therefore
+overwritten by the layer's next call: copy it to keep it.
 """
 import numpy as np
 
@@ -43,6 +47,7 @@ class Dense:
         self.dW = np.zeros_like(self.W)
         self.db = np.zeros_like(self.b)
         self._X = None
+        self._buffers = {}
 
     def __repr__(self):
         return f"Dense({self.in_features}, {self.out_features}, matmul={self.products.name!r})"
@@ -51,7 +56,9 @@ class Dense:
         """X (B, in) → Z (B, out),  Z = X Wᵀ + b  (z_bi = Σ_j x_bj W_ij + b_i)."""
         X = _validate.batch("X", X, self.in_features, self.dtype)
         self._X = X
-        return self.products.matmul(X, self.W.T) + self.b
+        Z = self.products.matmul(X, self.W.T, out=_buffer(self._buffers, "Z", (X.shape[0], self.out_features), X.dtype))
+        Z += self.b
+        return Z
 
     def backward(self, dZ, need_dX=True):
         """δ = dZ (B, out) = ∂L/∂Z  →  dX (B, in), and sets dW, db.
@@ -67,9 +74,11 @@ class Dense:
         if dZ.shape != (self._X.shape[0], self.out_features):
             raise ValueError(f"dZ must have shape {(self._X.shape[0], self.out_features)}, got {dZ.shape}")
         mm = self.products
-        self.dW[...] = mm.matmul(dZ.T, self._X)
-        self.db[...] = mm.colsum(dZ)
-        return mm.matmul(dZ, self.W) if need_dX else None
+        mm.matmul(dZ.T, self._X, out=self.dW)
+        mm.colsum(dZ, out=self.db)
+        if not need_dX:
+            return None
+        return mm.matmul(dZ, self.W, out=_buffer(self._buffers, "dX", self._X.shape, self.dtype))
 
     def parameters(self):
         """[(name, value, gradient)] for W and b; the arrays are updated in place by training."""
@@ -88,6 +97,7 @@ class Activation:
         self.f = activations.ACTIVATIONS[name]
         self.f_grad, self.grad_takes = activations.DERIVATIVES[name]
         self._Z = self._A = None
+        self._buffers = {}
 
     def __repr__(self):
         return f"Activation({self.name!r})"
@@ -95,7 +105,7 @@ class Activation:
     def forward(self, Z):
         """Z (B, n) → A = f(Z) (B, n)."""
         self._Z = Z
-        self._A = self.f(Z)
+        self._A = self.f(Z, out=_buffer(self._buffers, "A", Z.shape, Z.dtype))
         return self._A
 
     def backward(self, dA):
@@ -105,10 +115,19 @@ class Activation:
         """
         if self._Z is None:
             raise RuntimeError("Activation.backward called before forward")
+        dZ = _buffer(self._buffers, "dZ", dA.shape, dA.dtype)
         if self.name == "relu":  # relu' also needs the chosen value at exactly 0
-            return dA * self.f_grad(self._Z, self.relu_grad_at_zero)
-        return dA * self.f_grad(self._A if self.grad_takes == "a" else self._Z)
+            return np.multiply(dA, self.f_grad(self._Z, self.relu_grad_at_zero), out=dZ)
+        return np.multiply(dA, self.f_grad(self._A if self.grad_takes == "a" else self._Z), out=dZ)
 
     def parameters(self):
         """An activation has no parameters."""
         return []
+
+
+def _buffer(buffers, key, shape, dtype):
+    """The array ``buffers[key]``, (re)allocated only when the shape or dtype asked for changes."""
+    buf = buffers.get(key)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = buffers[key] = np.empty(shape, dtype=dtype)
+    return buf

@@ -50,12 +50,15 @@ class Network:
         return "Network([" + ", ".join(map(repr, self.layers)) + "])"
 
     def forward(self, X):
-        """X (B, in) → network output (B, out): the logits."""
+        """X (B, in) → network output (B, out): the logits (a new array; the layers' caches stay inside)."""
         X = _validate.finite("X", _validate.batch("X", X, self.in_features, self.dtype))
-        return self._forward(X)
+        return self._forward(X).copy()
 
     def _forward(self, X):
-        """``forward`` without the O(B·in) finiteness check: for training loops whose data was checked once."""
+        """``forward`` without the O(B·in) finiteness check and the copy: for loops whose data was checked once.
+
+        Returns the last layer's own output array, which the next forward overwrites.
+        """
         out = X
         for layer, k in zip(self.layers, self._slot):
             out = layer.forward(out)

@@ -41,14 +41,14 @@ class Blas:
     name = "blas"
 
     @staticmethod
-    def matmul(A, B):
-        """A (M, K) @ B (K, N) → (M, N)."""
-        return A @ B
+    def matmul(A, B, out=None):
+        """A (M, K) @ B (K, N) → (M, N), written into ``out`` if given."""
+        return np.matmul(A, B, out=out)
 
     @staticmethod
-    def colsum(A):
-        """Σ over rows: A (M, N) → (N,)."""
-        return A.sum(axis=0)
+    def colsum(A, out=None):
+        """Σ over rows: A (M, N) → (N,), written into ``out`` if given."""
+        return np.sum(A, axis=0, out=out)
 
 
 class Exact:
@@ -57,16 +57,23 @@ class Exact:
     name = "exact"
 
     @staticmethod
-    def matmul(A, B):
+    def matmul(A, B, out=None):
         """A (M, K) @ B (K, N) → (M, N), with C[i, j] = dot(A[i, :], B[:, j]) computed alike for every (i, j)."""
         rows = aligned_rows(A)[:, None, None, :]      # (M, 1, 1, K): row i of A
         cols = aligned_rows(B.T)[None, :, :, None]    # (1, N, K, 1): column j of B
-        return np.matmul(rows, cols)[:, :, 0, 0]      # (M, N, 1, 1): M·N separate dot products
+        if out is None:
+            out = np.empty((A.shape[0], B.shape[1]), dtype=np.result_type(A, B))
+        np.matmul(rows, cols, out=out[:, :, None, None])   # (M, N, 1, 1): M·N separate dot products
+        return out
 
     @classmethod
-    def colsum(cls, A):
+    def colsum(cls, A, out=None):
         """Σ over rows: A (M, N) → (N,), as 1ᵀA so that each column is summed by the same dot-product call."""
-        return cls.matmul(np.ones((1, A.shape[0]), dtype=A.dtype), A)[0]
+        total = cls.matmul(np.ones((1, A.shape[0]), dtype=A.dtype), A)[0]
+        if out is None:
+            return total
+        out[...] = total
+        return out
 
 
 BACKENDS = {"blas": Blas, "exact": Exact}

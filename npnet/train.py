@@ -74,15 +74,17 @@ def train(net, X, y, *, optimizer, epochs, batch_size, rng, loss="softmax_cross_
     n = X.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)
     history = {"epoch": [], "train_loss": [], "train_acc": [], "test_acc": []}
+    x_batch = np.empty((min(batch_size, n), X.shape[1]), dtype=X.dtype)   # reused by every step
     for epoch in range(1, epochs + 1):
         order = rng.permutation(n)
         total = 0.0
         for step in range(1, steps_per_epoch + 1):
             idx = order[(step - 1) * batch_size: step * batch_size]
+            xb = np.take(X, idx, axis=0, out=x_batch[:len(idx)])
             # a diverging run overflows before its loss turns inf/NaN: report that once, clearly, below,
             # instead of a page of RuntimeWarnings
             with np.errstate(over="ignore", invalid="ignore"):
-                value = loss_fn.forward(net._forward(X[idx]), y[idx])
+                value = loss_fn.forward(net._forward(xb), y[idx])
             if not math.isfinite(value):
                 raise FloatingPointError(
                     f"loss became {value} at epoch {epoch}, step {step} of {steps_per_epoch}; "
