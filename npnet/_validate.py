@@ -98,7 +98,11 @@ def batch(name, X, n_features, dtype_):
 
 def finite(name, X):
     """Raise ``ValueError`` if ``X`` holds NaN or inf (checked once per data set, not per step)."""
-    if not np.all(np.isfinite(X)):
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(X)
+    if np.isfinite(total):  # a NaN or inf anywhere makes the sum non-finite; no (N, D) mask is allocated
+        return X
+    if not np.all(np.isfinite(X)):  # the sum alone can also overflow for huge finite values: check exactly
         bad = int(np.size(X) - np.count_nonzero(np.isfinite(X)))
         raise ValueError(f"{name} contains {bad} NaN/inf value(s); inputs must be finite")
     return X

@@ -319,3 +319,10 @@ if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
     for number, (_, _, printed) in enumerate(run_doc(doc_text())[1], 1):
         print(f"--- output of python block {number} ---\n{printed}", end="")
+
+
+def test_readme_reading_path_links_here_and_its_figures_exist():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "(docs/BACKPROP.md)" in readme
+    for target in re.findall(r"\]\(((?:figures|docs|npnet|data)/[^)#]+)\)", readme):
+        assert (ROOT / target).exists(), f"README links to missing {target}"
