@@ -1,7 +1,7 @@
 """What every experiment shares: the command line, progress lines, atomic output, and plotting setup.
 
-An experiment module defines ``main(argv=None)`` and ends with ``raise SystemExit(common.run(main))``, so that
-bad input becomes one line on stderr and exit code 2, never a traceback.
+An experiment module defines ``main(argv=None)`` and ends with ``raise SystemExit(common.run(main, prog))``, so
+that bad input becomes one line on stderr and exit code 2, never a traceback.
 """
 import argparse
 import json
@@ -52,6 +52,20 @@ def positive_int_arg(text):
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
 
 
+SEED_MAX = 2**32 - 1  # what every seeded library here accepts (NumPy, scikit-learn, PyTorch)
+
+
+def seed_arg(text):
+    """argparse type: a seed, an integer in [0, 2³² − 1]."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"seed must lie in [0, {SEED_MAX}], got {value}")
+    return value
+
+
 def _data_source(text):
     try:
         return npdata.validate_source(text)
@@ -59,21 +73,25 @@ def _data_source(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def parser(prog, description, *, epochs=None, quick_epochs=None):
-    """A parser with the options every experiment has: --seed, --quick, --out, --data, --dtype.
+def parser(prog, description, *, epochs=None, quick_epochs=None, data=True, dtype=True):
+    """A parser with the options every experiment has: --seed, --quick, --out (and --data, --dtype unless off).
 
     With ``epochs`` it also has --epochs, whose default is ``epochs`` (``quick_epochs`` under --quick); read it
-    with ``resolve_epochs(args)``.
+    with ``resolve_epochs(args)``. ``--out`` defaults to figures/, and to figures/quick/ under --quick so that a
+    quick run never overwrites the committed figures of the default run.
     """
     p = Parser(prog=prog, description=description, formatter_class=_HelpFormatter)
-    p.add_argument("--seed", type=int, default=0, help="seed of the np.random.Generator behind every random draw")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the np.random.Generator behind every random draw")
     p.add_argument("--quick", action="store_true", help="a small run in seconds (few samples and epochs), "
-                   "writing the same files; used by the tests")
-    p.add_argument("--out", type=Path, default=Path("figures"), help="directory for the PNG figures and JSON")
-    p.add_argument("--data", type=_data_source, default=None,
-                   help="MNIST source: auto, openml, bundled or an IDX directory "
-                        f"(default: ${npdata.SOURCE_ENV} if set, else auto)")
-    p.add_argument("--dtype", choices=sorted(_validate.DTYPES), default="float64", help="floating-point type")
+                   "writing the same files (to figures/quick/ unless --out is given); used by the tests")
+    p.add_argument("--out", type=Path, default=None, help="directory for the PNG figures and JSON "
+                   "(default: figures/, or figures/quick/ with --quick)")
+    if data:
+        p.add_argument("--data", type=_data_source, default=None,
+                       help="MNIST source: auto, openml, bundled or an IDX directory "
+                            f"(default: ${npdata.SOURCE_ENV} if set, else auto)")
+    if dtype:
+        p.add_argument("--dtype", choices=sorted(_validate.DTYPES), default="float64", help="floating-point type")
     if epochs is not None:
         quick = f" ({quick_epochs} with --quick)" if quick_epochs else ""
         p.add_argument("--epochs", type=positive_int_arg, default=None,
@@ -105,16 +123,29 @@ def run(main, prog, argv=None):
     return 0
 
 
-def prepare_out(path):
-    """Create the output directory (or raise UsageError if it cannot be one)."""
-    path = Path(path)
+def prepare_out(args):
+    """The output directory of ``args`` (--out, or its default), created and checked writable; else UsageError."""
+    path = args.out if args.out is not None else Path("figures/quick" if args.quick else "figures")
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out {path} exists and is not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
     except OSError as exc:
-        raise UsageError(f"cannot create --out directory {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot write to --out directory {path}: {exc.strerror or exc}") from None
     return path
+
+
+def load_mnist(args, n_train, n_test, dtype=None):
+    """``npnet.data.load_mnist`` for an experiment: --data and --seed from ``args``; bad sources or sizes
+    (e.g. an IDX directory with too few images, a bad $NPNET_DATA) become a UsageError."""
+    kwargs = {} if dtype is None else {"dtype": dtype}
+    try:
+        return npdata.load_mnist(n_train, n_test, seed=args.seed, source=args.data, **kwargs)
+    except npdata.DataError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
 
 
 class Progress:

@@ -21,7 +21,6 @@ import warnings
 import numpy as np
 
 import npnet
-from npnet import data as npdata
 
 from . import _common as common
 
@@ -201,15 +200,15 @@ TARGETS = [  # (description, numerator, denominator, bound) — ratios of median
 
 
 def main(argv=None):
-    p = common.parser("python -m experiments.bench", __doc__.split("\n")[0])
+    p = common.parser("python -m experiments.bench", __doc__.split("\n")[0], dtype=False)  # runs both dtypes
     p.add_argument("--rounds", type=common.positive_int_arg, default=None,
                    help="interleaved rounds per contender (default: 7; 2 with --quick)")
     args = p.parse_args(argv)
-    out = common.prepare_out(args.out)
+    out = common.prepare_out(args)
     progress = common.Progress()
     rounds = args.rounds or (2 if args.quick else 7)
     n = 1_000 if args.quick else N_TRAIN
-    split = npdata.load_mnist(n, 1, seed=args.seed, source=args.data)
+    split = common.load_mnist(args, n, 1)
     X, y = split.X_train, split.y_train
     has_torch = torch_available()
     threads = blas_info()

@@ -630,14 +630,12 @@ def check_table_lines(rows):
 
 
 def main(argv=None):
-    p = common.parser("python -m experiments.gradients", __doc__.split("\n")[0])
-    for action in p._actions:           # the shared --data/--dtype help speaks of MNIST; say what they do here
-        if action.dest == "data":
-            action.help = "accepted for a uniform interface and ignored: this experiment uses random Gaussian inputs"
-        elif action.dest == "dtype":
+    p = common.parser("python -m experiments.gradients", __doc__.split("\n")[0], data=False)  # Gaussian inputs
+    for action in p._actions:           # say what the shared --dtype option means here
+        if action.dest == "dtype":
             action.help = "dtype of the depth study (part 5); the checks cover float64 and float32 regardless"
     args = p.parse_args(argv)
-    out = common.prepare_out(args.out)
+    out = common.prepare_out(args)
     with one_blas_thread():
         run_all(args, out)
 

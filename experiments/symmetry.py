@@ -1,7 +1,7 @@
 """The symmetry problem: zero or constant initialization keeps hidden units identical under backprop.
 
-Run:  python -m experiments.symmetry            (full run, ~1 min on 2 cores)
-      python -m experiments.symmetry --quick    (seconds; same files)
+Run:  python -m experiments.symmetry            (full run, ~30 s on 2 cores; writes figures/)
+      python -m experiments.symmetry --quick    (seconds; the same files in figures/quick/)
 
 Protocol of the study reproduced here (its published numbers are PyTorch, float32): MNIST, 10,000 training and
 2,000 test images (offline: the bundled 10,000-image split, carved 8,000/2,000), x/255; a 784-100-10 network with
@@ -21,7 +21,6 @@ each mechanism checked by measurement.
 import numpy as np
 
 import npnet
-from npnet import data as npdata
 from npnet import probes
 
 from . import _common as common
@@ -323,12 +322,12 @@ def main(argv=None):
     args = common.parser("python -m experiments.symmetry", __doc__.split("\n")[0], epochs=5,
                          quick_epochs=2).parse_args(argv)
     args.epochs = common.resolve_epochs(args)
-    out = common.prepare_out(args.out)
+    out = common.prepare_out(args)
     progress = common.Progress()
     n_train, n_test = (1_000, 500) if args.quick else (N_TRAIN, N_TEST)
     dtype = np.dtype(args.dtype).type
     progress(f"loading MNIST ({n_train}/{n_test} requested)")
-    split = npdata.load_mnist(n_train, n_test, seed=args.seed, source=args.data, dtype=dtype)
+    split = common.load_mnist(args, n_train, n_test, dtype=dtype)
     data = split
     probe = data.X_test[:N_PROBE]
     progress(f"data: {split.source}")

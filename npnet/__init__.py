@@ -4,6 +4,7 @@ Modules, one concept each: ``activations``, ``layers`` (Dense, Activation), ``lo
 (Network, mlp), ``optim`` (SGD, Adam), ``train`` (train, evaluate), ``gradcheck``, ``probes``, ``products``
 (the "blas" / "exact" matrix-product backends) and ``data`` (MNIST loaders).
 """
+from . import activations, data, gradcheck, init, losses, optim, probes, products
 from .layers import Activation, Dense
 from .losses import MSE, SoftmaxCrossEntropy
 from .network import Network, mlp

@@ -446,7 +446,7 @@ def check_layer(layer, X, dout, *, h=None, order=4, tiny=TINY, details=False, at
         return np.sum(dout * layer.forward(X))
 
     f0 = objective()
-    analytic = {"X": layer.backward(dout)}
+    analytic = {"X": layer.backward(dout).copy()}   # the layer reuses that array on its next call
     analytic.update({name: grad.copy() for name, _, grad in layer.parameters()})
     targets = {"X": X, **{name: value for name, value, _ in layer.parameters()}}
     result = {name: compare(analytic[name], numerical_gradient(objective, value, h, order), atol=atol, rtol=rtol,

@@ -4,9 +4,10 @@ Contract (as in CS231n's layers): ``forward`` caches what ``backward`` needs; ``
 gradient with respect to the layer's input and *sets* (never accumulates) the gradients of its parameters, so a
 second backward on the same forward gives the same gradients. ``backward`` never modifies ``dout``.
 
-Speed: each layer writes its outputs into arrays it owns and reuses from one step to the next (``_buffer``), so
-the training loop allocates nothing per step. An array returned by ``forward`` or ``backward`` is therefore
-overwritten by the layer's next call: copy it to keep it.
+Speed: each layer writes its outputs (Z, A, dZ, dX) into arrays it owns and reuses from one step to the next
+(``_buffer``), and its gradients into dW and db in place, so the large arrays of a training step are not
+reallocated per step. An array returned by ``forward`` or ``backward`` is therefore overwritten by the layer's
+next call: copy it to keep it.
 """
 import numpy as np
 
@@ -42,8 +43,8 @@ class Dense:
         self.dtype = _validate.dtype(dtype)
         self.products = products.get(matmul)
         fan = dict(dtype=self.dtype, fan_in=self.in_features, fan_out=self.out_features)
-        self.W = init.initialize(weight_init, (self.out_features, self.in_features), rng, **fan)
-        self.b = init.initialize(bias_init, (self.out_features,), rng, **fan)
+        self.W = _initial("weight_init", weight_init, (self.out_features, self.in_features), rng, fan)
+        self.b = _initial("bias_init", bias_init, (self.out_features,), rng, fan)
         self.dW = np.zeros_like(self.W)
         self.db = np.zeros_like(self.b)
         self._X = None
@@ -55,9 +56,10 @@ class Dense:
     def forward(self, X):
         """X (B, in) → Z (B, out),  Z = X Wᵀ + b  (z_bi = Σ_j x_bj W_ij + b_i)."""
         X = _validate.batch("X", X, self.in_features, self.dtype)
-        self._X = X
-        Z = self.products.matmul(X, self.W.T, out=_buffer(self._buffers, "Z", (X.shape[0], self.out_features), X.dtype))
-        Z += self.b
+        self._X = X                                                  # kept for dW = δᵀX
+        Z = _buffer(self._buffers, "Z", (len(X), self.out_features), self.dtype)
+        self.products.matmul(X, self.W.T, out=Z)                     # (B, in) @ (in, out) → (B, out)
+        Z += self.b                                                  # b (out,) added to every row
         return Z
 
     def backward(self, dZ, need_dX=True):
@@ -74,11 +76,12 @@ class Dense:
         if dZ.shape != (self._X.shape[0], self.out_features):
             raise ValueError(f"dZ must have shape {(self._X.shape[0], self.out_features)}, got {dZ.shape}")
         mm = self.products
-        mm.matmul(dZ.T, self._X, out=self.dW)
-        mm.colsum(dZ, out=self.db)
+        mm.matmul(dZ.T, self._X, out=self.dW)                        # dW = δᵀX: (out, B) @ (B, in)
+        mm.colsum(dZ, out=self.db)                                   # db = Σ_b δ_b: (out,)
         if not need_dX:
             return None
-        return mm.matmul(dZ, self.W, out=_buffer(self._buffers, "dX", self._X.shape, self.dtype))
+        dX = _buffer(self._buffers, "dX", self._X.shape, self.dtype)
+        return mm.matmul(dZ, self.W, out=dX)                         # dX = δW: (B, out) @ (out, in)
 
     def parameters(self):
         """[(name, value, gradient)] for W and b; the arrays are updated in place by training."""
@@ -123,6 +126,14 @@ class Activation:
     def parameters(self):
         """An activation has no parameters."""
         return []
+
+
+def _initial(arg, spec, shape, rng, fan):
+    """Draw a parameter with ``npnet.init``, checking that a custom initializer honoured shape and dtype."""
+    value = np.asarray(init.initialize(spec, shape, rng, **fan))
+    if value.shape != shape:
+        raise ValueError(f"{arg} {spec!r} returned shape {value.shape}, expected {shape}")
+    return value.astype(fan["dtype"], copy=False)
 
 
 def _buffer(buffers, key, shape, dtype):

@@ -25,8 +25,8 @@ class Network:
     def __init__(self, layers):
         self.layers = list(layers)
         self.dense = [layer for layer in self.layers if isinstance(layer, Dense)]
-        if not self.dense:
-            raise ValueError("a Network needs at least one Dense layer")
+        if not self.layers or not isinstance(self.layers[0], Dense):
+            raise ValueError("a Network starts with a Dense layer (its input is data)")
         for prev, nxt in zip(self.dense, self.dense[1:]):
             if prev.out_features != nxt.in_features:
                 raise ValueError(f"layer sizes do not chain: {prev!r} is followed by {nxt!r}")
@@ -38,13 +38,6 @@ class Network:
         self.out_features = self.dense[-1].out_features
         self.preactivations = [None] * len(self.dense)
         self.activations = [None] * len(self.dense)
-        # which slot each layer's output fills: a Dense fills its Z (and provisionally A = Z);
-        # an Activation replaces A of the Dense before it
-        self._slot = []
-        k = -1
-        for layer in self.layers:
-            k += isinstance(layer, Dense)
-            self._slot.append(k)
 
     def __repr__(self):
         return "Network([" + ", ".join(map(repr, self.layers)) + "])"
@@ -59,10 +52,11 @@ class Network:
 
         Returns the last layer's own output array, which the next forward overwrites.
         """
-        out = X
-        for layer, k in zip(self.layers, self._slot):
+        out, k = X, -1
+        for layer in self.layers:
             out = layer.forward(out)
-            if isinstance(layer, Dense):
+            if isinstance(layer, Dense):       # a Dense starts slot k: its Z (also A until an activation follows)
+                k += 1
                 self.preactivations[k] = out
             self.activations[k] = out
         return out
@@ -73,12 +67,10 @@ class Network:
         Gradients are set, not accumulated: calling backward twice after one forward gives the same result.
         """
         grad = dout
-        for i in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[i]
-            if i == 0 and isinstance(layer, Dense):
-                return layer.backward(grad, need_dX=need_dX)   # the input is data: dX only on request
+        for layer in reversed(self.layers[1:]):
             grad = layer.backward(grad)
-        return grad
+        dX = self.layers[0].backward(grad, need_dX=need_dX)    # the input is data: dX only on request
+        return None if dX is None else dX.copy()
 
     def parameters(self):
         """[Param(name, value, grad)] for every parameter, named 'fc1.W', 'fc1.b', 'fc2.W', …."""

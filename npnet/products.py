@@ -11,8 +11,15 @@ all-zero network in float32 PyTorch runs — not the mathematics.
 ``"exact"`` computes every output element C[i, j] = A[i, :] · B[:, j] with its *own* dot-product call on two
 contiguous vectors of the same length, each copied to a 64-byte-aligned row so that every call also sees the same
 alignment. Every element is therefore produced by the same routine doing the same operations in the same order;
-equal inputs give bitwise-equal outputs wherever they sit. The loop over elements runs inside NumPy's ``matmul``
-(a broadcast stack of vector·vector products), so it costs ~3–6× BLAS rather than a Python loop's ~100×.
+equal inputs give bitwise-equal outputs wherever they sit. In plain Python it would read
+
+    for i in range(M):
+        for j in range(N):
+            C[i, j] = np.dot(A[i, :], B[:, j])
+
+but that loop runs inside NumPy's ``matmul`` instead: given a broadcast stack of (1, K) @ (K, 1) products, NumPy
+loops over the stack in C and hands each product to the same BLAS dot routine. (That is an implementation detail
+of NumPy, which ``tests/test_exact.py`` guards.) A training step costs ~3–6× a BLAS one, not a Python loop's ~100×.
 
 Column sums (db = Σ_b δ[b]) follow the same rule in exact mode: a dot product with a vector of ones.
 """

@@ -7,6 +7,6 @@ from hypothesis import settings
 matplotlib.use("Agg")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-settings.register_profile("npnet", deadline=None, max_examples=25, derandomize=False)
-settings.register_profile("ci", deadline=None, max_examples=25, derandomize=True)
-settings.load_profile("ci" if os.environ.get("CI") else "npnet")
+settings.register_profile("npnet", deadline=None, max_examples=25, derandomize=True)   # same draws every run
+settings.register_profile("explore", deadline=None, max_examples=200, derandomize=False)  # HYPOTHESIS_PROFILE=explore
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "npnet"))

@@ -402,12 +402,21 @@ def test_backward_with_a_wrongly_shaped_gradient(net):
 
 
 def test_network_structure_errors():
-    with pytest.raises(ValueError, match="at least one Dense layer"):
+    with pytest.raises(ValueError, match="starts with a Dense layer"):
         Network([])
+    with pytest.raises(ValueError, match="starts with a Dense layer"):
+        Network([Activation("relu"), Dense(3, 4, weight_init="zeros")])
     with pytest.raises(ValueError, match="do not chain"):
         Network([Dense(3, 4, weight_init="zeros"), Activation("relu"), Dense(5, 2, weight_init="zeros")])
     with pytest.raises(ValueError, match="share one dtype"):
         Network([Dense(3, 4, weight_init="zeros"), Dense(4, 2, weight_init="zeros", dtype=np.float32)])
+
+
+def test_custom_initializer_must_honour_shape_and_dtype():
+    with pytest.raises(ValueError, match=r"weight_init .* returned shape \(2, 2\), expected \(3, 4\)"):
+        Dense(4, 3, weight_init=lambda shape, rng, **kw: np.zeros((2, 2)))
+    layer = Dense(4, 3, weight_init=lambda shape, rng, **kw: np.ones(shape), dtype=np.float32)
+    assert layer.W.dtype == np.float32
 
 
 def test_set_weights_errors(net):

@@ -1,11 +1,13 @@
 """experiments.symmetry: the mechanisms it claims, checked on real (bundled) MNIST, and its command line."""
 import json
+import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from experiments import _common as common
 from experiments import symmetry
 from npnet import data as npdata
 from npnet import probes
@@ -67,8 +69,11 @@ def test_zero_first_layer_verdict(mnist, act_label, learns):
     assert (series["distinct_units"][-1] > 1) == learns
 
 
-def test_quick_run_writes_figures_and_json(tmp_path):
-    assert symmetry.main(["--quick", "--out", str(tmp_path), "--data", "bundled"]) is None
+def test_quick_run_writes_figures_and_json(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)           # --quick without --out writes figures/quick/, never figures/
+    assert symmetry.main(["--quick", "--data", "bundled"]) is None
+    assert not (tmp_path / "figures" / "symmetry.json").exists()
+    tmp_path = tmp_path / "figures" / "quick"
     for name in ("symmetry_test_accuracy.png", "symmetry_fc1.png", "symmetry_hidden_variance.png",
                  "symmetry_perturbation.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -84,12 +89,20 @@ def test_quick_run_writes_figures_and_json(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
-@pytest.mark.parametrize("argv", [["--epochs", "0"], ["--epochs", "x"], ["--dtype", "float16"], ["--bogus"],
-                                  ["--data", "/no/such/dir"]])
-def test_bad_arguments_exit_2_with_one_line(tmp_path, argv):
+@pytest.mark.parametrize("argv, env", [
+    (["--epochs", "0"], {}), (["--epochs", "x"], {}), (["--dtype", "float16"], {}), (["--bogus"], {}),
+    (["--data", "/no/such/dir"], {}), (["--seed", "-1"], {}), (["--seed", str(2**32)], {}),
+    ([], {"NPNET_DATA": "bogus"}),
+])
+def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, env):
     proc = subprocess.run([sys.executable, "-m", "experiments.symmetry", "--out", str(tmp_path), *argv],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
-    assert not list(tmp_path.iterdir())
+    assert proc.stderr.strip().splitlines()[-1].startswith("experiments.symmetry: error:")
+    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
+
+
+def test_unwritable_out_directory_is_a_usage_error(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    assert common.run(symmetry.main, "experiments.symmetry", ["--quick", "--out", str(tmp_path / "file")]) == 2

@@ -59,6 +59,7 @@ def test_training_matches_pytorch(act, opt_name):
 
 
 def test_torch_default_init_matches_nn_linear_bounds():
+    torch.manual_seed(0)
     rng = np.random.default_rng(0)
     net = npnet.mlp([300, 200, 10], "relu", "torch_default", rng=rng)
     bound = 1 / np.sqrt(300)
