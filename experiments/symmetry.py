@@ -222,7 +222,7 @@ def plot_log_series(ax, series, ylabel, published=()):
     ax.set_ylim(floor / 5, None)
     ax.set_ylabel(ylabel)
     ax.set_xlabel("epoch")
-    ax.legend(fontsize=7, loc="center right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 #: the study's reported values (PyTorch, float32) at epochs 1 and 5, drawn for comparison
@@ -273,9 +273,9 @@ def figures(records, perturb, info, out, dtype):
     for key, name, ylabel in (("sym_fc1", "symmetry_fc1.png", "sym_fc1 = max |W1[i, j] − W1[0, j]|"),
                               ("hidden_var", "symmetry_hidden_variance.png",
                                "hidden_var: variance across hidden units")):
-        fig, ax = common.plt.subplots(figsize=(7, 4.5))
+        fig, ax = common.plt.subplots(figsize=(9, 4.5))
         plot_log_series(ax, study_series(records, key, dtype), ylabel, PUBLISHED[key])
-        ax.set_title(title + "\nexact mode: open markers on the bottom row are exactly 0.0", fontsize=9)
+        ax.set_title(title + "\nopen markers on the bottom row are exactly 0.0 (a log axis cannot show 0)", fontsize=9)
         common.save_figure(fig, out / name)
 
     fig, (ax, ax_rel) = common.plt.subplots(1, 2, figsize=(11, 4.2))
