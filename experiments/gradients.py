@@ -28,7 +28,7 @@ import warnings
 import numpy as np
 
 import npnet
-from npnet import activations, gradcheck, losses
+from npnet import activations, gradcheck, losses, probes
 from npnet.layers import Activation, Dense
 
 from . import _common as common
@@ -592,18 +592,12 @@ def relu_all_zero(seed, sizes=(16, 32, 10), B=32):
     rng = rng_for(seed, 6)
     net = npnet.mlp(list(sizes), "relu", "zeros", rng=rng)
     X, y = rng.normal(size=(B, sizes[0])), rng.integers(0, sizes[-1], B)
-    loss = npnet.SoftmaxCrossEntropy()
-    loss.forward(net.forward(X), y)
-    net.backward(loss.backward())
-    grads = {p.name: p.grad for p in net.parameters()}
-    out_bias = f"fc{len(net.dense)}.b"
+    summary = probes.gradients_at(net, X, y)
     report = gradcheck.check(net, X, y)
     return {
         "sizes": list(sizes), "batch": B,
-        "l1_all": float(sum(np.abs(g).sum() for g in grads.values())),
-        "l1_output_bias": float(np.abs(grads[out_bias]).sum()),
-        "zero_gradients": [name for name, g in grads.items() if not np.any(g)],
-        "nonzero_gradients": [name for name, g in grads.items() if np.any(g)],
+        **summary,
+        "nonzero_gradients": [p.name for p in net.parameters() if p.name not in summary["zero_gradients"]],
         "why": "every hidden pre-activation is 0, so A = relu(0) = 0: dW_out = δᵀA = 0; the signal to the hidden "
                "layer, δ W_out, is 0 because W_out = 0; only db_out = Σ_b δ_b = Σ_b (softmax(0) − onehot(y_b))/B "
                "is nonzero",

@@ -127,16 +127,11 @@ def perturbation_runs(data, probe, args, dtype, progress):
 def gradient_at_init(init_name, act_label, data, dtype, seed):
     """Gradients on the first 100 training images at initialization: L1 of all, L1 of the output bias, which are 0."""
     net = build(init_name, act_label, "exact", dtype, seed)
-    loss = npnet.SoftmaxCrossEntropy()
-    loss.forward(net.forward(data.X_train[:BATCH]), data.y_train[:BATCH])
-    net.backward(loss.backward())
-    grads = {p.name: p.grad for p in net.parameters()}
+    summary = probes.gradients_at(net, data.X_train[:BATCH], data.y_train[:BATCH])
     return {
-        "l1_all": float(sum(np.abs(g).sum() for g in grads.values())),
-        "l1_output_bias": float(np.abs(grads["fc2.b"]).sum()),
-        "zero_gradients": [name for name, g in grads.items() if not np.any(g)],
+        **summary,
         "hidden_outputs": sorted({float(v) for v in np.unique(net.activations[0])})[:3],
-        "distinct_dW1_rows": probes.distinct_rows(grads["fc1.W"]),
+        "distinct_dW1_rows": probes.distinct_rows(net.dense[0].dW),
     }
 
 

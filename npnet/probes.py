@@ -6,7 +6,7 @@ being copies of each other (the symmetry problem).
 """
 import numpy as np
 
-from . import activations
+from . import activations, losses
 
 
 def tensor_stats(x, *, saturated=None, bins=30, hist_range=None):
@@ -64,6 +64,24 @@ def layer_stats(net, *, bins=30, tol=0.01):
             "grad_b": tensor_stats(layer.db, bins=bins),
         })
     return out
+
+
+def gradients_at(net, X, y, loss="softmax_cross_entropy"):
+    """One forward and backward on (X, y); summary of the gradients as plain values (JSON-ready).
+
+    Returns l1_all (Σ |g| over every parameter), l1_output_bias (Σ |db| of the last layer) and zero_gradients
+    (names of the parameters whose gradient is exactly 0 everywhere). In an all-zero ReLU or tanh net the first
+    two are equal and every other gradient is exactly 0.
+    """
+    loss_fn = losses.get(loss)
+    loss_fn.forward(net.forward(X), y)
+    net.backward(loss_fn.backward())
+    grads = {p.name: p.grad for p in net.parameters()}
+    return {
+        "l1_all": float(sum(np.abs(g).sum() for g in grads.values())),
+        "l1_output_bias": float(np.abs(grads[f"fc{len(net.dense)}.b"]).sum()),
+        "zero_gradients": [name for name, g in grads.items() if not np.any(g)],
+    }
 
 
 def row_spread(W):

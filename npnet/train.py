@@ -22,7 +22,11 @@ def evaluate(net, X, y, *, loss=None, batch_size=2000):
     Returns ``{"accuracy": float, "loss": float or None}``. Overwrites the network's cached forward values.
     """
     X, y = _dataset("X", "y", net, X, y)
-    batch_size = _validate.positive_int("batch_size", batch_size)
+    return _evaluate(net, X, y, loss, _validate.positive_int("batch_size", batch_size))
+
+
+def _evaluate(net, X, y, loss=None, batch_size=2000):
+    """``evaluate`` on data already validated (``train`` checks its data once, not every epoch)."""
     loss_fn = None if loss is None else losses.get(loss)
     correct, total_loss = 0, 0.0
     for start in range(0, X.shape[0], batch_size):
@@ -96,8 +100,8 @@ def train(net, X, y, *, optimizer, epochs, batch_size, rng, loss="softmax_cross_
                 on_step(epoch, step, net, value)
         history["epoch"].append(epoch)
         history["train_loss"].append(total / steps_per_epoch)
-        history["train_acc"].append(evaluate(net, X, y)["accuracy"] if eval_train else None)
-        history["test_acc"].append(None if X_test is None else evaluate(net, X_test, y_test)["accuracy"])
+        history["train_acc"].append(_evaluate(net, X, y)["accuracy"] if eval_train else None)
+        history["test_acc"].append(None if X_test is None else _evaluate(net, X_test, y_test)["accuracy"])
         if on_epoch is not None:
             on_epoch(epoch, net, history)
     return history

@@ -233,3 +233,11 @@ def test_tensor_stats_of_a_diverged_array_counts_nonfinite_and_describes_the_res
     s = probes.tensor_stats(np.array([1.0, np.nan, np.inf, 3.0]))
     assert s["frac_nonfinite"] == 0.5
     assert s["mean"] == 2.0 and sum(s["hist_counts"]) == 2
+
+
+def test_gradients_at_all_zero_relu_net_only_the_output_bias_has_gradient():
+    rng = np.random.default_rng(0)
+    net = npnet.mlp([6, 5, 3], "relu", "zeros", rng=rng)
+    g = probes.gradients_at(net, rng.standard_normal((8, 6)), rng.integers(0, 3, 8))
+    assert g["zero_gradients"] == ["fc1.W", "fc1.b", "fc2.W"]
+    assert g["l1_all"] == g["l1_output_bias"] > 0
