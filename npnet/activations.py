@@ -27,9 +27,11 @@ def sigmoid(z, out=None):
     return out
 
 
-def sigmoid_grad(a):
+def sigmoid_grad(a, out=None):
     """σ'(z) written in the output a = σ(z):  σ' = a (1 − a); at most 0.25, at z = 0."""
-    return a * (1.0 - a)
+    out = np.subtract(1.0, a, out=out)
+    out *= a
+    return out
 
 
 def tanh(z, out=None):
@@ -37,9 +39,10 @@ def tanh(z, out=None):
     return np.tanh(z, out=out)
 
 
-def tanh_grad(a):
+def tanh_grad(a, out=None):
     """tanh'(z) written in the output a = tanh(z):  tanh' = 1 − a²; at most 1, at z = 0."""
-    return 1.0 - a * a
+    out = np.multiply(a, a, out=out)
+    return np.subtract(1.0, out, out=out)
 
 
 def relu(z, out=None):
@@ -47,12 +50,14 @@ def relu(z, out=None):
     return np.maximum(z, 0, out=out)
 
 
-def relu_grad(z, at_zero=0.0):
+def relu_grad(z, at_zero=0.0, out=None):
     """relu'(z) from the pre-activation z: 1 for z > 0, 0 for z < 0, ``at_zero`` at z = 0 exactly."""
-    g = (z > 0).astype(z.dtype)
+    if out is None:
+        out = np.empty_like(z)
+    np.greater(z, 0, out=out)           # True/False written as 1.0/0.0 straight into the float array
     if at_zero:
-        g[z == 0] = at_zero
-    return g
+        out[z == 0] = at_zero
+    return out
 
 
 def identity(z, out=None):
@@ -63,14 +68,17 @@ def identity(z, out=None):
     return out
 
 
-def identity_grad(z):
+def identity_grad(z, out=None):
     """f'(z) = 1."""
-    return np.ones_like(z)
+    if out is None:
+        return np.ones_like(z)
+    out.fill(1)
+    return out
 
 
 #: name → f(z, out=None); ``out`` is an optional array to write the result into (the layers reuse one)
 ACTIVATIONS = {"sigmoid": sigmoid, "tanh": tanh, "relu": relu, "identity": identity}
-#: name → (f', which argument f' takes: "a" the output or "z" the pre-activation)
+#: name → (f'(arg, out=None), which argument f' takes: "a" the output or "z" the pre-activation)
 DERIVATIVES = {
     "sigmoid": (sigmoid_grad, "a"),
     "tanh": (tanh_grad, "a"),

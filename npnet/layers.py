@@ -5,13 +5,14 @@ gradient with respect to the layer's input and *sets* (never accumulates) the gr
 second backward on the same forward gives the same gradients. ``backward`` never modifies ``dout``.
 
 Speed: each layer writes its outputs (Z, A, dZ, dX) into arrays it owns and reuses from one step to the next
-(``_buffer``), and its gradients into dW and db in place, so the large arrays of a training step are not
+(``npnet._scratch.buffer``), and its gradients into dW and db in place, so the large arrays of a training step are not
 reallocated per step. An array returned by ``forward`` or ``backward`` is therefore overwritten by the layer's
 next call: copy it to keep it.
 """
 import numpy as np
 
 from . import _validate, activations, init, products
+from ._scratch import buffer
 
 
 class Dense:
@@ -57,7 +58,7 @@ class Dense:
         """X (B, in) → Z (B, out),  Z = X Wᵀ + b  (z_bi = Σ_j x_bj W_ij + b_i)."""
         X = _validate.batch("X", X, self.in_features, self.dtype)
         self._X = X                                                  # kept for dW = δᵀX
-        Z = _buffer(self._buffers, "Z", (len(X), self.out_features), self.dtype)
+        Z = buffer(self._buffers, "Z", (len(X), self.out_features), self.dtype)
         self.products.matmul(X, self.W.T, out=Z)                     # (B, in) @ (in, out) → (B, out)
         Z += self.b                                                  # b (out,) added to every row
         return Z
@@ -80,7 +81,7 @@ class Dense:
         mm.colsum(dZ, out=self.db)                                   # db = Σ_b δ_b: (out,)
         if not need_dX:
             return None
-        dX = _buffer(self._buffers, "dX", self._X.shape, self.dtype)
+        dX = buffer(self._buffers, "dX", self._X.shape, self.dtype)
         return mm.matmul(dZ, self.W, out=dX)                         # dX = δW: (B, out) @ (out, in)
 
     def parameters(self):
@@ -108,7 +109,7 @@ class Activation:
     def forward(self, Z):
         """Z (B, n) → A = f(Z) (B, n)."""
         self._Z = Z
-        self._A = self.f(Z, out=_buffer(self._buffers, "A", Z.shape, Z.dtype))
+        self._A = self.f(Z, out=buffer(self._buffers, "A", Z.shape, Z.dtype))
         return self._A
 
     def backward(self, dA):
@@ -118,10 +119,13 @@ class Activation:
         """
         if self._Z is None:
             raise RuntimeError("Activation.backward called before forward")
-        dZ = _buffer(self._buffers, "dZ", dA.shape, dA.dtype)
+        dZ = buffer(self._buffers, "dZ", dA.shape, dA.dtype)
+        arg = self._A if self.grad_takes == "a" else self._Z
         if self.name == "relu":  # relu' also needs the chosen value at exactly 0
-            return np.multiply(dA, self.f_grad(self._Z, self.relu_grad_at_zero), out=dZ)
-        return np.multiply(dA, self.f_grad(self._A if self.grad_takes == "a" else self._Z), out=dZ)
+            grad = self.f_grad(arg, self.relu_grad_at_zero, out=dZ)
+        else:
+            grad = self.f_grad(arg, out=dZ)
+        return np.multiply(dA, grad, out=dZ)   # f'(·) is written into dZ's buffer, then scaled: no temporaries
 
     def parameters(self):
         """An activation has no parameters."""
@@ -134,11 +138,3 @@ def _initial(arg, spec, shape, rng, fan):
     if value.shape != shape:
         raise ValueError(f"{arg} {spec!r} returned shape {value.shape}, expected {shape}")
     return value.astype(fan["dtype"], copy=False)
-
-
-def _buffer(buffers, key, shape, dtype):
-    """The array ``buffers[key]``, (re)allocated only when the shape or dtype asked for changes."""
-    buf = buffers.get(key)
-    if buf is None or buf.shape != shape or buf.dtype != dtype:
-        buf = buffers[key] = np.empty(shape, dtype=dtype)
-    return buf

@@ -7,18 +7,22 @@ gradient carries the 1/B.
 import numpy as np
 
 from . import _validate
+from ._scratch import buffer
 
 
 class SoftmaxCrossEntropy:
     """L = (1/B) Σ_b −log softmax(z_b)[y_b]  for logits Z (B, C) and integer labels y (B,) in [0, C).
 
     Stable: log softmax(z)_c = (z_c − m) − log Σ_k e^{z_k − m} with m = max_k z_k, so no exp overflows.
+    Like the layers, it computes into arrays it keeps and reuses, so ``backward()``'s result is overwritten by the
+    next call: copy it to keep it.
     """
 
     name = "softmax_cross_entropy"
 
     def __init__(self):
         self._probs = self._y = None
+        self._buffers = {}
 
     def forward(self, Z, y):
         """Z (B, C) logits, y (B,) int labels → mean cross-entropy (float)."""
@@ -26,11 +30,13 @@ class SoftmaxCrossEntropy:
             raise ValueError(f"logits must have shape (B, C), got {Z.shape}")
         B, C = Z.shape
         y = _validate.labels("y", y, B, C)
-        shifted = Z - Z.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
+        dtype = Z.dtype if np.issubdtype(Z.dtype, np.floating) else np.float64
+        shifted = buffer(self._buffers, "shifted", Z.shape, dtype)
+        np.subtract(Z, Z.max(axis=1, keepdims=True), out=shifted)      # z − m, m = max_k z_k
+        exp = np.exp(shifted, out=buffer(self._buffers, "probs", Z.shape, dtype))   # turned into softmax below
         sum_exp = exp.sum(axis=1, keepdims=True)
         log_probs_y = shifted[np.arange(B), y] - np.log(sum_exp[:, 0])
-        self._probs = exp / sum_exp                      # softmax(Z), kept for backward
+        self._probs = np.divide(exp, sum_exp, out=exp)   # softmax(Z), kept for backward
         self._y = y
         return float(-log_probs_y.mean())
 
@@ -42,7 +48,8 @@ class SoftmaxCrossEntropy:
         if self._probs is None:
             raise RuntimeError("backward called before forward")
         B = self._probs.shape[0]
-        delta = self._probs.copy()
+        delta = buffer(self._buffers, "delta", self._probs.shape, self._probs.dtype)
+        np.copyto(delta, self._probs)
         delta[np.arange(B), self._y] -= 1
         delta /= B
         return delta

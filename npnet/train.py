@@ -84,7 +84,9 @@ def train(net, X, y, *, optimizer, epochs, batch_size, rng, loss="softmax_cross_
         total = 0.0
         for step in range(1, steps_per_epoch + 1):
             idx = order[(step - 1) * batch_size: step * batch_size]
-            xb = np.take(X, idx, axis=0, out=x_batch[:len(idx)])
+            # idx comes from a permutation, so it is always in range; mode="clip" spares the copy of `out`
+            # that NumPy makes with the default mode="raise" (~35% of the gather's time)
+            xb = np.take(X, idx, axis=0, out=x_batch[:len(idx)], mode="clip")
             # a diverging run overflows before its loss turns inf/NaN: report that once, clearly, below,
             # instead of a page of RuntimeWarnings
             with np.errstate(over="ignore", invalid="ignore"):

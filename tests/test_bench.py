@@ -4,6 +4,9 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
+
+import npnet
 
 from experiments import bench
 
@@ -31,3 +34,25 @@ def test_bad_argument_exits_2(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_minimal_numpy_loop_trains_exactly_like_npnet(dtype):
+    # the bench's "best a NumPy loop can do" reference must be the same computation, not a cheaper strawman
+    rng = np.random.default_rng(5)
+    X, y = rng.random((300, 784)).astype(dtype), rng.integers(0, 10, 300)
+    _, weights = bench.minimal_numpy_epoch(X, y, dtype, 7, return_weights=True)
+    rng = np.random.default_rng(7)
+    net = npnet.mlp(bench.SIZES, "relu", "he_normal", rng=rng, dtype=dtype)
+    npnet.train(net, X, y, optimizer=npnet.SGD(net, lr=bench.LR), epochs=1, batch_size=bench.BATCH, rng=rng,
+                eval_train=False)
+    ours = [p.value for p in net.parameters()]
+    assert len(weights) == len(ours)
+    for mine, theirs in zip(weights, ours):
+        assert mine.dtype == dtype
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_floor_with_gather_and_update_runs():
+    X = np.zeros((200, 784), np.float64)
+    assert bench.gemm_floor_epoch(200, np.float64, 0, X=X, update=True) > 0

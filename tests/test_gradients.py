@@ -257,7 +257,7 @@ def test_a_wrong_derivative_is_caught(monkeypatch):
     X, y = rng.uniform(-1.0, 1.0, size=(6, 3)), rng.integers(0, 2, 6)
     for layer in net.layers:
         if isinstance(layer, Activation):
-            monkeypatch.setattr(layer, "f_grad", lambda a: 1.01 * activations.sigmoid_grad(a))
+            monkeypatch.setattr(layer, "f_grad", lambda a, out=None: 1.01 * activations.sigmoid_grad(a))
     errors = gradcheck.check_network(net, X, y, tiny=TINY)
     assert errors["fc1.W"] > 1e-3 and errors["fc3.W"] < TOL      # only the layers below an activation
 
