@@ -107,6 +107,14 @@ def resolve_epochs(args):
     return args.quick_epochs if args.quick else args.default_epochs
 
 
+def start(parser, argv):
+    """Parse ``argv``, resolve --epochs (if the parser has it) and prepare --out: (args, out directory, Progress)."""
+    args = parser.parse_args(argv)
+    if hasattr(args, "default_epochs"):
+        args.epochs = resolve_epochs(args)
+    return args, prepare_out(args), Progress()
+
+
 def run(main, prog, argv=None):
     """Call ``main(argv)``; turn bad input into one stderr line and exit code 2. Returns the exit code."""
     try:

@@ -270,9 +270,7 @@ def main(argv=None):
     p = common.parser("python -m experiments.bench", __doc__.split("\n")[0], dtype=False)  # runs both dtypes
     p.add_argument("--rounds", type=common.positive_int_arg, default=None,
                    help="interleaved rounds per contender (default: 15; 2 with --quick)")
-    args = p.parse_args(argv)
-    out = common.prepare_out(args)
-    progress = common.Progress()
+    args, out, progress = common.start(p, argv)
     rounds = args.rounds or (2 if args.quick else 15)
     n = 1_000 if args.quick else N_TRAIN
     split = common.load_mnist(args, n, 1)

@@ -314,11 +314,8 @@ def run_specs(dtype):
 
 
 def main(argv=None):
-    args = common.parser("python -m experiments.symmetry", __doc__.split("\n")[0], epochs=5,
-                         quick_epochs=2).parse_args(argv)
-    args.epochs = common.resolve_epochs(args)
-    out = common.prepare_out(args)
-    progress = common.Progress()
+    args, out, progress = common.start(common.parser("python -m experiments.symmetry", __doc__.split("\n")[0],
+                                                     epochs=5, quick_epochs=2), argv)
     n_train, n_test = (1_000, 500) if args.quick else (N_TRAIN, N_TEST)
     dtype = np.dtype(args.dtype).type
     progress(f"loading MNIST ({n_train}/{n_test} requested)")

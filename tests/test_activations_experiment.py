@@ -1,0 +1,115 @@
+"""experiments.activations: the variance argument's pieces on their own, a quick run end to end, its command line."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import npnet
+from experiments import activations as exp
+from npnet import data as npdata
+
+
+@pytest.fixture(scope="module")
+def probe():
+    return npdata.load_mnist(300, 200, seed=0, source="bundled", verbose=False).X_test
+
+
+def test_prediction_is_exact_when_the_inputs_are_orthogonal():
+    # one-hot inputs: every cross term x_j x_k (j ≠ k) is 0, so E[u²] = n·E[w²]·E[x²] holds exactly for any W
+    n, m = 40, 30
+    layer = npnet.Dense(n, m, weight_init=("normal", {"std": 0.3}), rng=np.random.default_rng(1))
+    X = np.eye(n)
+    moments = exp.layer_moments(layer, X, layer.forward(X))
+    assert moments["ratio"] == pytest.approx(1.0, rel=1e-12)
+    assert moments["E_x2"] == pytest.approx(1 / n)
+
+
+def test_prediction_ignores_the_bias_but_var_x_differs_from_E_x2():
+    rng = np.random.default_rng(2)
+    layer = npnet.Dense(50, 400, weight_init="he_normal", bias_init=("constant", {"value": 3.0}), rng=rng)
+    X = rng.uniform(0.0, 1.0, size=(200, 50))            # mean 1/2: E[x²] = 1/3 but Var(x) = 1/12
+    moments = exp.layer_moments(layer, X, layer.forward(X))
+    assert moments["E_u2"] < 9.0                          # u = z − b: the bias of 3 is not in it
+    assert moments["ratio"] == pytest.approx(1.0, abs=0.2)
+    assert moments["ratio_with_var_x"] == pytest.approx(4.0 * moments["ratio"], rel=0.05)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.3, 1.0, 2.5])
+def test_relu_factor_formula_matches_monte_carlo(beta):
+    z = np.random.default_rng(3).normal(beta, 1.0, size=2_000_000)
+    assert exp.relu_factor_gaussian(beta) == pytest.approx(np.mean(np.maximum(z, 0) ** 2) / np.mean(z * z),
+                                                           abs=2e-3)
+    assert exp.relu_factor_gaussian(0.0) == 0.5
+
+
+def test_relu_nets_of_one_seed_differ_only_by_scale(probe):
+    # ReLU is positively homogeneous and every init here is a scaled draw of the same normals
+    rows = {label: exp.net_layers(npnet.mlp([784, 64, 64, 64, 10], "relu", spec, rng=np.random.default_rng(5)),
+                                  probe)
+            for label, spec in exp.INITS.items() if label != "Xavier"}   # Xavier's fan-in scale differs per layer
+    ref = rows["He"]
+    for label, layers in rows.items():
+        for r, r_ref in zip(layers, ref):
+            assert r["frac_zero"] == r_ref["frac_zero"]
+            assert r["ratio"] == pytest.approx(r_ref["ratio"], rel=1e-9)
+            assert r["g"] == pytest.approx(r_ref["g"], rel=1e-9)
+
+
+def test_depth_verdicts(probe):
+    found = {(r["activation"], r["init"]): r["verdict"].split(" ")[0].rstrip(":")
+             for r in exp.depth_study(probe, 64, 0, np.float64, lambda _: None)}
+    assert found[("tanh", "N(0, 0.01²)")] == "vanishing"
+    assert found[("tanh", "N(0, 1)")] == "saturated"
+    assert found[("relu", "N(0, 0.01²)")] == "vanishing"
+    assert found[("relu", "N(0, 1)")] == "exploding"
+    assert found[("relu", "Xavier")] == "shrinking"       # variance halves per layer: (1/2)^(9/2) ≈ 0.04
+    assert found[("relu", "He")] == "steady"
+    assert found[("tanh", "Xavier")] == "steady"
+
+
+def test_relu_he_keeps_half_and_the_prediction_in_expectation(probe):
+    study = exp.width_study(probe, (64, 256), n_seeds=6, depth=4, seed=0, dtype=np.float64)
+    for row in study["rows"]:
+        assert abs(row["mean_ratio"] - 1) <= 4 * row["se_mean_ratio"]
+        assert abs(row["mean_g"] - 0.5) <= 4 * row["se_mean_g"]
+    assert study["rows"][1]["sd_log_ratio"] < study["rows"][0]["sd_log_ratio"]   # wider → less scatter
+
+
+def test_quick_run_writes_figures_and_json(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)           # --quick without --out writes figures/quick/, never figures/
+    assert exp.main(["--quick", "--data", "bundled"]) is None
+    assert not (tmp_path / "figures" / "activations.json").exists()
+    out = tmp_path / "figures" / "quick"
+    for name in ("activation_depth.png", "activation_histograms.png", "variance_argument.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = json.loads((out / "activations.json").read_text())
+    assert result["data"]["dataset"] == "mnist" and result["data"]["source"]
+    assert len(result["depth"]) == len(exp.ACTS) * len(exp.INITS)
+    assert all(len(r["layers"]) == exp.DEPTH for r in result["depth"])
+    epochs = result["training"]["per_epoch"]
+    assert epochs[-1]["test_acc"] > epochs[0]["test_acc"] + 0.2          # the trained net did learn
+    assert all(check["confirmed"] for check in result["checks"].values()), result["checks"]
+    assert all(math.isfinite(r["ratio"]) for res in result["depth"] for r in res["layers"])
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_same_seed_same_json(tmp_path):
+    for name in ("a", "b"):
+        assert exp.main(["--quick", "--data", "bundled", "--out", str(tmp_path / name)]) is None
+    assert (tmp_path / "a" / "activations.json").read_bytes() == (tmp_path / "b" / "activations.json").read_bytes()
+
+
+@pytest.mark.parametrize("argv", [["--epochs", "0"], ["--dtype", "float16"], ["--seed", "-1"], ["--bogus"],
+                                  ["--data", "/no/such/dir"]])
+def test_bad_arguments_exit_2_with_one_line(tmp_path, argv):
+    proc = subprocess.run([sys.executable, "-m", "experiments.activations", "--out", str(tmp_path), *argv],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stderr.startswith("experiments.activations: error:")
+    assert not list(tmp_path.iterdir())
