@@ -83,6 +83,8 @@ def minimal_numpy_epoch(X, y, dtype, seed, return_weights=False):
     found, the same initial weights, shuffle, gather and arithmetic as npnet (``tests/test_bench.py`` checks that
     it ends with npnet's weights). Returns seconds, or (seconds, [W1, b1, W2, …]) with ``return_weights``.
     """
+    if X.shape[0] % BATCH:
+        raise ValueError(f"minimal_numpy_epoch needs a multiple of {BATCH} samples, got {X.shape[0]}")
     rng = np.random.default_rng(seed)
     net = npnet.mlp(SIZES, "relu", "he_normal", rng=rng, dtype=dtype)
     Ws = [layer.W.copy() for layer in net.dense]
@@ -97,7 +99,7 @@ def minimal_numpy_epoch(X, y, dtype, seed, return_weights=False):
     ones = np.ones(BATCH, dtype)
     start = time.perf_counter()
     order = rng.permutation(n)
-    for s in range(0, n - BATCH + 1, BATCH):
+    for s in range(0, n, BATCH):
         idx = order[s:s + BATCH]
         np.take(X, idx, axis=0, out=A[0], mode="clip")
         for k in range(L):

@@ -120,6 +120,8 @@ class Activation:
         if self._Z is None:
             raise RuntimeError("Activation.backward called before forward")
         dZ = buffer(self._buffers, "dZ", dA.shape, dA.dtype)
+        if np.may_share_memory(dA, dZ):   # dA is this layer's own last result: write elsewhere, never into dout
+            dZ = np.empty_like(dZ)
         arg = self._A if self.grad_takes == "a" else self._Z
         if self.name == "relu":  # relu' also needs the chosen value at exactly 0
             grad = self.f_grad(arg, self.relu_grad_at_zero, out=dZ)

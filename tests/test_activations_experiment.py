@@ -47,10 +47,10 @@ def test_relu_factor_formula_matches_monte_carlo(beta):
 
 
 def test_relu_nets_of_one_seed_differ_only_by_scale(probe):
-    # ReLU is positively homogeneous and every init here is a scaled draw of the same normals
+    # ReLU is positively homogeneous and every init here draws the same normals times one scale per layer
     rows = {label: exp.net_layers(npnet.mlp([784, 64, 64, 64, 10], "relu", spec, rng=np.random.default_rng(5)),
                                   probe)
-            for label, spec in exp.INITS.items() if label != "Xavier"}   # Xavier's fan-in scale differs per layer
+            for label, spec in exp.INITS.items()}
     ref = rows["He"]
     for label, layers in rows.items():
         for r, r_ref in zip(layers, ref):
@@ -69,6 +69,54 @@ def test_depth_verdicts(probe):
     assert found[("relu", "Xavier")] == "shrinking"       # variance halves per layer: (1/2)^(9/2) ≈ 0.04
     assert found[("relu", "He")] == "steady"
     assert found[("tanh", "Xavier")] == "steady"
+
+
+def test_sigmoid_keeps_the_size_of_z_but_loses_the_input(probe):
+    res = {r["init"]: r for r in exp.depth_study(probe, 64, 0, np.float64, lambda _: None)
+           if r["activation"] == "sigmoid"}
+    xavier = res["Xavier"]
+    assert xavier["verdict"].startswith("steady") and "input is lost" in xavier["verdict"]
+    first, last = xavier["layers"][0]["signal_share"], xavier["layers"][-1]["signal_share"]
+    assert 0.3 < first < 1 and last < 1e-6 * first      # σ' ≤ 1/4: the varying part shrinks ~16× per layer
+    tanh = next(r for r in exp.depth_study(probe, 64, 0, np.float64, lambda _: None)
+                if (r["activation"], r["init"]) == ("tanh", "Xavier"))
+    assert tanh["layers"][-1]["signal_share"] > 0.3 and "lost" not in tanh["verdict"]
+
+
+def confirmed_inputs():
+    """Synthetic inputs to ``checks_of`` for which every claim holds; each test below breaks one of them."""
+    layer = {"ratio": 1.0, "ratio_with_var_x": 1.0}
+    depth = [{"activation": act, "init": "He",
+              "layers": [dict(layer, ratio_with_var_x=1.0 if act == "tanh" else 1.5) for _ in range(3)]}
+             for act in exp.ACTS]
+    training = {"per_epoch": [{"layers": [{"ratio": 1.0}] * 3}, {"layers": [{"ratio": 2.0}] * 3}]}
+    bias = {"rows": [{"bias_over_sd_u": b, "g": exp.relu_factor_gaussian(b), "g_gaussian": exp.relu_factor_gaussian(b)}
+                     for b in exp.BIAS_SHIFTS]}
+    width = {"slope_log_sd_vs_log_width": -0.5,
+             "rows": [{"width": w, "mean_ratio": 1.0, "se_mean_ratio": 0.01, "mean_g": 0.5, "se_mean_g": 0.01,
+                       "sd_log_ratio": 0.8 / math.sqrt(w)} for w in (16, 64, 256)]}
+    return depth, training, bias, width
+
+
+def test_checks_confirm_the_synthetic_case():
+    assert all(c["confirmed"] for c in exp.checks_of(*confirmed_inputs()).values())
+
+
+@pytest.mark.parametrize("breaks, check", [
+    (lambda d, t, b, w: w["rows"][1].update(mean_ratio=1.05), "variance_argument"),     # 5 SE off
+    (lambda d, t, b, w: w["rows"][2].update(mean_g=0.45), "relu_keeps_half"),
+    (lambda d, t, b, w: [r.update(ratio_with_var_x=1.05) for r in d[1]["layers"]], "E_x2_not_Var_x"),   # relu
+    (lambda d, t, b, w: t["per_epoch"][-1].update(layers=[{"ratio": 1.1}] * 3), "training_breaks_independence"),
+    (lambda d, t, b, w: b["rows"][2].update(g=b["rows"][2]["g_gaussian"] + 0.05), "bias_moves_relu_factor"),
+    (lambda d, t, b, w: w.update(slope_log_sd_vs_log_width=-1.0), "finite_width_scatter"),
+    (lambda d, t, b, w: w.update(slope_log_sd_vs_log_width=0.0), "finite_width_scatter"),
+])
+def test_each_check_can_fail(breaks, check):
+    inputs = confirmed_inputs()
+    breaks(*inputs)
+    verdicts = {name: c["confirmed"] for name, c in exp.checks_of(*inputs).items()}
+    assert verdicts.pop(check) is False
+    assert all(verdicts.values())           # and only that one
 
 
 def test_relu_he_keeps_half_and_the_prediction_in_expectation(probe):

@@ -269,3 +269,21 @@ def test_a_missing_batch_mean_is_caught(monkeypatch):
     original = npnet.SoftmaxCrossEntropy.backward
     monkeypatch.setattr(npnet.SoftmaxCrossEntropy, "backward", lambda self: original(self) * 4)
     assert min(gradcheck.check_network(net, X, y, tiny=TINY).values()) > 0.5
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "identity"])
+def test_activation_backward_never_overwrites_its_dout(name):
+    # backward writes f'(·) into a reused buffer; when dout *is* that buffer it must still read dout first
+    act = Activation(name)
+    act.forward(np.random.default_rng(0).normal(size=(5, 4)))
+    d = np.random.default_rng(1).normal(size=(5, 4))
+    once = act.backward(d).copy()
+    fprime = once / d
+    twice = act.backward(act.backward(d))        # its own result as dout
+    np.testing.assert_allclose(twice, d * fprime * fprime, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("f, x, expected", [(activations.tanh_grad, 0.5, 0.75), (activations.sigmoid_grad, 0.5, 0.25),
+                                            (activations.tanh_grad, np.array([0, 1]), [1.0, 0.0])])
+def test_derivatives_accept_scalars_and_integer_arrays(f, x, expected):
+    np.testing.assert_allclose(f(x), expected)
