@@ -30,7 +30,7 @@ class SoftmaxCrossEntropy:
             raise ValueError(f"logits must have shape (B, C), got {Z.shape}")
         B, C = Z.shape
         y = _validate.labels("y", y, B, C)
-        dtype = Z.dtype if np.issubdtype(Z.dtype, np.floating) else np.float64
+        dtype = Z.dtype if Z.dtype.kind == "f" else np.float64   # integer or bool logits are computed in float64
         shifted = buffer(self._buffers, "shifted", Z.shape, dtype)
         np.subtract(Z, Z.max(axis=1, keepdims=True), out=shifted)      # z − m, m = max_k z_k
         exp = np.exp(shifted, out=buffer(self._buffers, "probs", Z.shape, dtype))   # turned into softmax below
