@@ -61,10 +61,10 @@ def layer_moments(layer, x, z):
     x64 = np.asarray(x, dtype=np.float64)
     u = np.asarray(z, dtype=np.float64) - layer.b
     n = layer.in_features
-    w2, x2 = mean_sq(layer.W), mean_sq(x64)
-    predicted, predicted_var = n * w2 * x2, n * w2 * float(x64.var())
+    w2, x2, var_x = mean_sq(layer.W), mean_sq(x64), float(x64.var())
+    predicted, predicted_var = n * w2 * x2, n * w2 * var_x
     measured = mean_sq(u)
-    return {"E_u2": measured, "E_w2": w2, "E_x2": x2, "Var_x": float(x64.var()), "mean_x": float(x64.mean()),
+    return {"E_u2": measured, "E_w2": w2, "E_x2": x2, "Var_x": var_x, "mean_x": float(x64.mean()),
             "predicted": predicted, "ratio": measured / predicted if predicted else None,
             "ratio_with_var_x": measured / predicted_var if predicted_var else None}
 
@@ -78,13 +78,13 @@ def net_layers(net, X):
     rows = []
     for k, name in enumerate(act_names):
         z, a = net.preactivations[k], net.activations[k]
-        ez2 = mean_sq(z)
         z64 = np.asarray(z, dtype=np.float64)
+        ez2 = mean_sq(z64)
         signal = float(np.mean(z64.var(axis=0)))   # the part of E[z²] that varies with the input: Var over the batch
         hist_range = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(name)
         stats = probes.tensor_stats(a, saturated=activations.saturated(name, a), bins=40, hist_range=hist_range)
         rows.append({
-            "layer": k + 1, **layer_moments(net.dense[k], inputs[k], z),
+            "layer": k + 1, **layer_moments(net.dense[k], inputs[k], z64),
             "rms_z": math.sqrt(ez2), "rms_a": math.sqrt(stats["mean_sq"]), "mean_a": stats["mean"],
             "std_a": stats["std"], "signal_share": signal / ez2 if ez2 else None,
             "g": stats["mean_sq"] / ez2 if ez2 else None,     # E[f(z)²] / E[z²]
