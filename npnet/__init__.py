@@ -1,10 +1,11 @@
 """npnet: a small, pure-NumPy neural-network library for learning backprop and weight initialization.
 
 Modules, one concept each: ``activations``, ``layers`` (Dense, Activation), ``losses``, ``init``, ``network``
-(Network, mlp), ``optim`` (SGD, Adam), ``train`` (train, evaluate), ``gradcheck``, ``probes``, ``products``
-(the "blas" / "exact" matrix-product backends) and ``data`` (MNIST loaders).
+(Network, mlp), ``optim`` (SGD, Adam), ``train`` (train, evaluate), ``gradcheck``, ``probes``, ``meanfield``
+(signal-propagation theory), ``products`` (the "blas" / "exact" matrix-product backends) and ``data`` (MNIST
+loaders).
 """
-from . import activations, data, gradcheck, init, losses, optim, probes, products
+from . import activations, data, gradcheck, init, losses, meanfield, optim, probes, products
 from .layers import Activation, Dense
 from .losses import MSE, SoftmaxCrossEntropy
 from .network import Network, mlp

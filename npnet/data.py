@@ -748,8 +748,16 @@ def _one_line(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _draw(pool: _Pool, n_train: int, n_test: int, seed: int):
-    """Pick disjoint subsets; returns ``(Xtr, ytr, Xte, yte), source, notice`` (uint8 arrays)."""
+SUBSETS = ("random", "first")
+
+
+def _draw(pool: _Pool, n_train: int, n_test: int, seed: int, subset: str = "random"):
+    """Pick disjoint subsets; returns ``(Xtr, ytr, Xte, yte), source, notice`` (uint8 arrays).
+
+    ``subset="random"`` draws seeded permutations; ``"first"`` takes rows in file order, as the
+    studies' PyTorch scripts do (``train[:n_train]``, ``test[:n_test]``; a single t10k split gives
+    its first ``n_train`` rows to training and its last ``n_test`` rows to test).
+    """
     if pool.X_train is None:
         total = len(pool.y_test)
         if n_test >= total:
@@ -762,17 +770,27 @@ def _draw(pool: _Pool, n_train: int, n_test: int, seed: int):
             notice = (f"{pool.source} has only {total:,} images, so n_train + n_test must fit in "
                       f"{total:,}: using all of it as {used:,} train / {n_test:,} test "
                       f"instead of {n_train:,}/{n_test:,}")
-        # Test first: the test subset then depends only on (seed, n_test), not on n_train.
-        order = np.random.default_rng(np.random.SeedSequence(seed)).permutation(total)
-        test, train = order[:n_test], order[n_test:n_test + used]
+        if subset == "first":
+            # Fixed, unshuffled carve: first rows train, last rows test (disjoint since used <= total - n_test).
+            train, test = np.arange(used), np.arange(total - n_test, total)
+            how = f"first {used:,} / last {n_test:,}, unshuffled"
+        else:
+            # Test first: the test subset then depends only on (seed, n_test), not on n_train.
+            order = np.random.default_rng(np.random.SeedSequence(seed)).permutation(total)
+            test, train = order[:n_test], order[n_test:n_test + used]
+            how = f"{used:,}/{n_test:,}"
         arrays = (pool.X_test[train], pool.y_test[train], pool.X_test[test], pool.y_test[test])
-        return arrays, f"{pool.source}, carved {used:,}/{n_test:,}", notice
+        return arrays, f"{pool.source}, carved {how}", notice
 
     for name, n, have, part in (("n_train", n_train, len(pool.y_train), "training"),
                                 ("n_test", n_test, len(pool.y_test), "test")):
         if n > have:
             raise ValueError(f"{name}={n:,} exceeds the {have:,} {part} images available from "
                              f"{pool.source}")
+    if subset == "first":
+        train, test = np.arange(n_train), np.arange(n_test)
+        arrays = (pool.X_train[train], pool.y_train[train], pool.X_test[test], pool.y_test[test])
+        return arrays, f"{pool.source}, first {n_train:,} train / first {n_test:,} test, unshuffled", None
     # Independent streams, so each subset depends only on the seed and its own size; permutation
     # prefixes make a smaller subset part of a larger one drawn with the same seed.
     train_ss, test_ss = np.random.SeedSequence(seed).spawn(2)
@@ -782,7 +800,8 @@ def _draw(pool: _Pool, n_train: int, n_test: int, seed: int):
     return arrays, pool.source, None
 
 
-def _load(spec: _Spec, n_train, n_test, seed, source, data_home, dtype, verbose) -> DataSplit:
+def _load(spec: _Spec, n_train, n_test, seed, source, data_home, dtype, verbose,
+          subset="random") -> DataSplit:
     n_train = _check_count("n_train", n_train)
     n_test = _check_count("n_test", n_test)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
@@ -797,6 +816,8 @@ def _load(spec: _Spec, n_train, n_test, seed, source, data_home, dtype, verbose)
                         f"got {dtype!r}") from None
     if not np.issubdtype(dtype, np.floating):
         raise TypeError(f"dtype must be a floating dtype (float16, float32, float64), got {dtype}")
+    if subset not in SUBSETS:
+        raise ValueError(f"subset must be one of {', '.join(map(repr, SUBSETS))}, got {subset!r}")
     requested = _resolve_source(source, spec)
 
     home = None
@@ -812,7 +833,7 @@ def _load(spec: _Spec, n_train, n_test, seed, source, data_home, dtype, verbose)
     else:
         pool = _pool_from_idx_dir(Path(requested), spec)
 
-    (Xtr, ytr, Xte, yte), description, notice = _draw(pool, n_train, n_test, seed)
+    (Xtr, ytr, Xte, yte), description, notice = _draw(pool, n_train, n_test, seed, subset)
     X_train, X_test = Xtr.astype(dtype), Xte.astype(dtype)
     X_train /= 255
     X_test /= 255
@@ -826,6 +847,7 @@ def _load(spec: _Spec, n_train, n_test, seed, source, data_home, dtype, verbose)
         "requested_n_train": n_train,
         "requested_n_test": n_test,
         "seed": seed,
+        "subset": subset,
         "dtype": dtype.name,
         "notice": notice,
         "fallbacks": fallbacks,
@@ -843,7 +865,8 @@ def _load(spec: _Spec, n_train, n_test, seed, source, data_home, dtype, verbose)
 def load_mnist(n_train: int, n_test: int, *, seed: int,
                source: Union[str, os.PathLike, None] = None,
                data_home: Union[str, os.PathLike, None] = None,
-               dtype=np.float64, verbose: bool = True) -> DataSplit:
+               dtype=np.float64, verbose: bool = True,
+               subset: str = "random") -> DataSplit:
     """Load MNIST as flat ``[0, 1]`` images with disjoint, seeded train/test subsets.
 
     Parameters
@@ -867,6 +890,11 @@ def load_mnist(n_train: int, n_test: int, *, seed: int,
     verbose : bool, default True
         Print one line on stderr naming the source (and a notice when sizes were reduced). Cache
         corruption is reported regardless.
+    subset : {"random", "first"}, default "random"
+        ``"random"``: seeded subsets as described under ``seed``. ``"first"``: a fixed, unshuffled
+        carve in file order, what the studies' PyTorch scripts do: the first ``n_train`` training
+        images and the first ``n_test`` test images; a t10k-only source gives its first rows to
+        training and its last ``n_test`` rows to test. ``seed`` is then unused (but still checked).
 
     Returns
     -------
@@ -894,13 +922,14 @@ def load_mnist(n_train: int, n_test: int, *, seed: int,
     >>> X_train.shape, y_test.dtype
     ((8000, 784), dtype('int64'))
     """
-    return _load(_MNIST, n_train, n_test, seed, source, data_home, dtype, verbose)
+    return _load(_MNIST, n_train, n_test, seed, source, data_home, dtype, verbose, subset)
 
 
 def load_fashion_mnist(n_train: int, n_test: int, *, seed: int,
                        source: Union[str, os.PathLike, None] = None,
                        data_home: Union[str, os.PathLike, None] = None,
-                       dtype=np.float64, verbose: bool = True) -> DataSplit:
+                       dtype=np.float64, verbose: bool = True,
+                       subset: str = "random") -> DataSplit:
     """Load Fashion-MNIST (Xiao, Rasul & Vollgraf 2017) exactly like :func:`load_mnist`.
 
     Differences from :func:`load_mnist`:
@@ -914,4 +943,4 @@ def load_fashion_mnist(n_train: int, n_test: int, *, seed: int,
 
     Parameters, return value and exceptions are those of :func:`load_mnist`.
     """
-    return _load(_FASHION, n_train, n_test, seed, source, data_home, dtype, verbose)
+    return _load(_FASHION, n_train, n_test, seed, source, data_home, dtype, verbose, subset)

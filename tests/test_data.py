@@ -265,6 +265,22 @@ def test_carving_is_disjoint_deterministic_and_nested(tmp_path):
     assert a.source == f"IDX dir {directory.resolve()} (t10k only), carved 200/100"
 
 
+def test_first_subset_is_the_unshuffled_file_order_carve(tmp_path):
+    t10k = make_idx_dir(tmp_path / "t10k-only", 0, 500)
+    a = load_mnist(200, 100, seed=3, source=t10k, verbose=False, subset="first")
+    b = load_mnist(200, 100, seed=9, source=t10k, verbose=False, subset="first")
+    np.testing.assert_array_equal(decode_indices(a.X_train), np.arange(200))        # first rows train
+    np.testing.assert_array_equal(decode_indices(a.X_test), np.arange(400, 500))    # last rows test
+    np.testing.assert_array_equal(a.X_train, b.X_train)                             # the seed is unused
+    assert a.info["subset"] == "first" and a.source.endswith("carved first 200 / last 100, unshuffled")
+    full = make_idx_dir(tmp_path / "full", 120, 40, gz=False)
+    d = load_mnist(100, 30, seed=0, source=full, verbose=False, subset="first")
+    np.testing.assert_array_equal(decode_indices(d.X_train), np.arange(100))
+    np.testing.assert_array_equal(decode_indices(d.X_test), np.arange(120, 150))
+    with pytest.raises(ValueError, match="subset must be one of 'random', 'first', got 'head'"):
+        load_mnist(10, 10, seed=0, source=full, verbose=False, subset="head")
+
+
 # ---------------------------------------------------------------------------------------------
 # Full train/test sources: IDX directory
 # ---------------------------------------------------------------------------------------------
