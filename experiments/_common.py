@@ -73,12 +73,15 @@ def _data_source(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def parser(prog, description, *, epochs=None, quick_epochs=None, data=True, dtype=True):
+def parser(prog, description, *, epochs=None, quick_epochs=None, data=True, dtype=True, jobs=False,
+           seeds=None, quick_seeds=None):
     """A parser with the options every experiment has: --seed, --quick, --out (and --data, --dtype unless off).
 
     With ``epochs`` it also has --epochs, whose default is ``epochs`` (``quick_epochs`` under --quick); read it
     with ``resolve_epochs(args)``. ``--out`` defaults to figures/, and to figures/quick/ under --quick so that a
-    quick run never overwrites the committed figures of the default run.
+    quick run never overwrites the committed figures of the default run. With ``jobs`` it has --jobs (worker
+    processes for :func:`parallel_map`, default all cores); with ``seeds`` it has --seeds (runs per setting,
+    default ``seeds``, ``quick_seeds`` under --quick), resolved by :func:`start` like --epochs.
     """
     p = Parser(prog=prog, description=description, formatter_class=_HelpFormatter)
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the np.random.Generator behind every random draw")
@@ -97,6 +100,14 @@ def parser(prog, description, *, epochs=None, quick_epochs=None, data=True, dtyp
         p.add_argument("--epochs", type=positive_int_arg, default=None,
                        help=f"training epochs per run (default: {epochs}{quick})")
         p.set_defaults(default_epochs=epochs, quick_epochs=quick_epochs or epochs)
+    if jobs:
+        p.add_argument("--jobs", type=positive_int_arg, default=os.cpu_count() or 1,
+                       help="worker processes (joblib); results are identical to --jobs 1")
+    if seeds is not None:
+        quick = f" ({quick_seeds} with --quick)" if quick_seeds else ""
+        p.add_argument("--seeds", type=positive_int_arg, default=None,
+                       help=f"seeds per setting: --seed, --seed+1, … (default: {seeds}{quick})")
+        p.set_defaults(default_seeds=seeds, quick_seeds=quick_seeds or seeds)
     return p
 
 
@@ -112,6 +123,8 @@ def start(parser, argv):
     args = parser.parse_args(argv)
     if hasattr(args, "default_epochs"):
         args.epochs = resolve_epochs(args)
+    if hasattr(args, "default_seeds") and args.seeds is None:
+        args.seeds = args.quick_seeds if args.quick else args.default_seeds
     return args, prepare_out(args), Progress()
 
 
@@ -165,6 +178,31 @@ class Progress:
 
     def __call__(self, message):
         print(f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=self.stream, flush=True)
+
+
+BLAS_THREADS_PER_RUN = 1  # every parallel_map task, at any --jobs: float32 BLAS results depend on the thread count
+
+
+def _one_blas_thread(fn, task):
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=BLAS_THREADS_PER_RUN):
+        return fn(task)
+
+
+def parallel_map(fn, tasks, jobs):
+    """``[fn(t) for t in tasks]``, in order, in ``jobs`` joblib worker processes.
+
+    Each task runs with BLAS limited to one thread, whatever ``jobs`` is, so ``--jobs 1`` and ``--jobs N`` give
+    bitwise-identical results (float32 GEMM results change with the BLAS thread count). ``fn`` must be a
+    module-level function (it is pickled). joblib picks the backend: wrap the call, or the experiment's
+    ``main``, in ``joblib.parallel_config(backend="dask")`` (with a ``dask.distributed.Client`` open) to send
+    the tasks to a Dask cluster; npnet itself does not depend on dask.
+    """
+    from joblib import Parallel, delayed
+    tasks = list(tasks)
+    if jobs == 1:
+        return [_one_blas_thread(fn, t) for t in tasks]
+    return Parallel(n_jobs=min(jobs, len(tasks)) or 1)(delayed(_one_blas_thread)(fn, t) for t in tasks)
 
 
 def _atomic(path, write, mode):
