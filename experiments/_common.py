@@ -18,10 +18,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from npnet import _validate  # noqa: E402
 from npnet import data as npdata  # noqa: E402
+from npnet._io import atomic_write  # noqa: E402
 
 EXIT_USAGE = 2
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 class UsageError(Exception):
@@ -205,29 +204,15 @@ def parallel_map(fn, tasks, jobs):
     return Parallel(n_jobs=min(jobs, len(tasks)) or 1)(delayed(_one_blas_thread)(fn, t) for t in tasks)
 
 
-def _atomic(path, write, mode):
-    """Write via a temporary file in the same directory and rename: readers never see half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as fh:
-            write(fh)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json(path, obj):
     """Write ``obj`` as indented JSON, atomically."""
-    _atomic(path, lambda fh: json.dump(obj, fh, indent=1, allow_nan=False), "w")
+    atomic_write(path, lambda fh: json.dump(obj, fh, indent=1, allow_nan=False), "w")
 
 
 def save_figure(fig, path):
     """Save a matplotlib figure as PNG, atomically, and close it."""
     try:
-        _atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=110, bbox_inches="tight"), "wb")
+        atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110, bbox_inches="tight"))
     finally:
         plt.close(fig)
 

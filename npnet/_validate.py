@@ -19,6 +19,15 @@ def positive_int(name, value):
     return int(value)
 
 
+def nonnegative_int(name, value):
+    """Return ``value`` as an int if it is an integer >= 0 (a seed, a count that may be zero)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 0, got {value!r} ({type(value).__name__})")
+    if value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value}")
+    return int(value)
+
+
 def positive_float(name, value):
     """Return ``value`` as a float if it is a finite real number > 0."""
     number = real(name, value)
