@@ -74,10 +74,10 @@ def net_layers(net, X):
     act_names = [layer.name for layer in net.layers if isinstance(layer, npnet.Activation)]
     with np.errstate(over="ignore", under="ignore"):
         net.forward(X)
-    inputs = [X] + net.activations[:-1]
+    inputs = [X] + net.outputs[:-1]
     rows = []
     for k, name in enumerate(act_names):
-        z, a = net.preactivations[k], net.activations[k]
+        z, a = net.preactivations[k], net.outputs[k]
         z64 = np.asarray(z, dtype=np.float64)
         ez2 = mean_sq(z64)
         signal = float(np.mean(z64.var(axis=0)))   # the part of E[z²] that varies with the input: Var over the batch

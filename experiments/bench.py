@@ -38,10 +38,10 @@ LR = 0.01
 SETTLE = 0.3
 
 
-def npnet_epoch(X, y, dtype, matmul, seed):
+def npnet_epoch(X, y, dtype, products, seed):
     """A fresh net and one timed epoch of npnet training; returns seconds."""
     rng = np.random.default_rng(seed)
-    net = npnet.mlp(SIZES, "relu", "he_normal", rng=rng, dtype=dtype, matmul=matmul)
+    net = npnet.mlp(SIZES, "relu", "he_normal", rng=rng, dtype=dtype, products=products)
     opt = npnet.SGD(net, lr=LR)
     start = time.perf_counter()
     npnet.train(net, X, y, optimizer=opt, epochs=1, batch_size=BATCH, rng=rng, eval_train=False)

@@ -75,21 +75,21 @@ def layer_rows(rng):
     for dtype in (np.float64, np.float32):
         layer = Dense(5, 4, weight_init="xavier_normal", bias_init=("normal", {"std": 0.1}),
                       rng=np.random.default_rng(dense_rng), dtype=dtype)
-        per_dtype[dtype] = gradcheck.check_layer(layer, X.astype(dtype), dout.astype(dtype), details=True)
+        per_dtype[dtype] = gradcheck.check_layer(layer, X.astype(dtype), dout.astype(dtype))
     for name in per_dtype[np.float64]:
         rows.append(table_row("layer", f"Dense dL/d{name}", per_dtype[np.float64][name], per_dtype[np.float32][name]))
     Z = rng.normal(size=(6, 5))
     Z = np.sign(Z) * (np.abs(Z) + 0.2)   # |z| ≥ 0.2 > 2h: no stencil crosses relu's kink (that is part 3's subject)
     dA = rng.normal(size=Z.shape)
     for name in (*ACTS, "identity"):
-        res = [gradcheck.check_layer(Activation(name), Z.astype(dt), dA.astype(dt), details=True)["X"]
+        res = [gradcheck.check_layer(Activation(name), Z.astype(dt), dA.astype(dt))["X"]
                for dt in (np.float64, np.float32)]
         rows.append(table_row("activation", name, *res))
     out = rng.normal(size=(6, 4))
     for loss in LOSS_NAMES:
         target = labels_or_targets(rng, loss, 6, 4)
-        res = [gradcheck.check_loss(loss, out.astype(dt), target if loss != "mse" else target.astype(dt),
-                                    details=True) for dt in (np.float64, np.float32)]
+        res = [gradcheck.check_loss(loss, out.astype(dt), target if loss != "mse" else target.astype(dt))
+               for dt in (np.float64, np.float32)]
         rows.append(table_row("loss", loss, *res))
     return rows
 
@@ -350,7 +350,7 @@ def near_kink_net(seed, *, relu_grad_at_zero=0.0, layer_factory=None, dtype=np.f
     for k, offsets in enumerate([(0.0, NEAR, -NEAR), (NEAR, -NEAR)][:len(net.dense) - 1]):
         layer = net.dense[k]
         net.forward(X)
-        inputs = X if k == 0 else net.activations[k - 1]
+        inputs = X if k == 0 else net.outputs[k - 1]
         products = inputs @ layer.W.T
         for i in range(layer.out_features):
             b = (3 * i + k) % B
@@ -495,13 +495,13 @@ def mean_field_prediction(net, X, delta_out, init_var, act):
     L = len(net.dense)
     s_diag = float(np.sum(delta_out * delta_out))
     s_off = float(np.sum(delta_out.sum(axis=0) ** 2)) - s_diag
-    inputs = [X] + net.activations[:-1]
+    inputs = [X] + net.outputs[:-1]
     pred = [0.0] * L
     for k in range(L - 1, -1, -1):
         q_diag, q_off = batch_kernel(inputs[k])
         pred[k] = sizes[k] * (s_diag * q_diag + s_off * q_off)
         if k > 0:
-            z, a = net.preactivations[k - 1], net.activations[k - 1]
+            z, a = net.preactivations[k - 1], net.outputs[k - 1]
             fp_diag, fp_off = batch_kernel(grad(a if takes == "a" else z))
             n_var = sizes[k] * init_var(sizes[k], sizes[k + 1])
             s_diag *= n_var * fp_diag

@@ -50,7 +50,7 @@ ACTIVATIONS = {"sigmoid": ("sigmoid", 0.0), "tanh": ("tanh", 0.0), "relu": ("rel
 def build(init_name, act_label, mode, dtype, seed):
     act, relu0 = ACTIVATIONS[act_label]
     return npnet.mlp([784, HIDDEN, 10], act, INITS[init_name][0], "zeros", rng=np.random.default_rng(seed),
-                     dtype=dtype, matmul=mode, relu_grad_at_zero=relu0)
+                     dtype=dtype, products=mode, relu_grad_at_zero=relu0)
 
 
 def measure(net, data, probe):
@@ -58,7 +58,7 @@ def measure(net, data, probe):
     acc = npnet.evaluate(net, data.X_test, data.y_test)["accuracy"]
     net.forward(probe)
     W1 = net.dense[0].W
-    return {"test_acc": acc, "sym_fc1": probes.row_spread(W1), "hidden_var": probes.unit_variance(net.activations[0]),
+    return {"test_acc": acc, "sym_fc1": probes.row_spread(W1), "hidden_var": probes.unit_variance(net.outputs[0]),
             "distinct_units": probes.distinct_rows(W1)}
 
 
@@ -130,7 +130,7 @@ def gradient_at_init(init_name, act_label, data, dtype, seed):
     summary = probes.gradients_at(net, data.X_train[:BATCH], data.y_train[:BATCH])
     return {
         **summary,
-        "hidden_outputs": sorted({float(v) for v in np.unique(net.activations[0])})[:3],
+        "hidden_outputs": sorted({float(v) for v in np.unique(net.outputs[0])})[:3],
         "distinct_dW1_rows": probes.distinct_rows(net.dense[0].dW),
     }
 

@@ -1,7 +1,7 @@
 """npnet: a small, pure-NumPy neural-network library for learning backprop and weight initialization.
 
 Modules, one concept each: ``activations``, ``layers`` (Dense, Activation), ``losses``, ``init``, ``network``
-(Network, mlp), ``optim`` (SGD, Adam), ``train`` (train, evaluate), ``gradcheck``, ``probes``, ``meanfield``
+(Network, mlp), ``optim`` (SGD, Adam), ``training`` (train, evaluate), ``gradcheck``, ``probes``, ``meanfield``
 (signal-propagation theory), ``products`` (the "blas" / "exact" matrix-product backends) and ``data`` (MNIST
 loaders).
 """
@@ -10,7 +10,7 @@ from .layers import Activation, Dense
 from .losses import MSE, SoftmaxCrossEntropy
 from .network import Network, mlp
 from .optim import SGD, Adam
-from .train import evaluate, train
+from .training import evaluate, train
 
 __version__ = "0.1.0"
 __all__ = ["Activation", "Dense", "MSE", "SoftmaxCrossEntropy", "Network", "mlp", "SGD", "Adam", "evaluate",

@@ -14,8 +14,8 @@ relative. ``check`` therefore checks a float32 network on a float64 copy (with a
 
 The complex step  n = Im f(θ + ih) / h  (``ComplexStep``) subtracts nothing, so it has no cancellation error:
 h = 1e-20 gives the derivative to machine precision. It needs f to be analytic, so only smooth networks
-(sigmoid, tanh, identity) qualify; it runs npnet's Dense/activation/loss formulas on complex copies of the
-parameters.
+(sigmoid, tanh, identity) qualify; it runs ``npnet.reference``'s forward functions on complex copies of the
+parameters, an independent second implementation of the forward pass.
 
 Two ways to compare:
   ``rel_error``   CS231n's |g − n| / max(|g| + |n|, tiny): what tables report. It blows up to ~1 when both g and n
@@ -23,16 +23,9 @@ Two ways to compare:
   ``check``       passes a coordinate when |g − n| ≤ atol + rtol·|n| + r, like ``numpy.isclose`` plus r, the
                   difference quotient's own round-off bound 2ε·|f|·Σ|stencil coefficients| (``roundoff_allowance``).
 
-ReLU kinks. Where a perturbation moves a ReLU pre-activation across 0, the difference quotient straddles the kink
-and disagrees with backprop although backprop is right. ``check`` detects those coordinates (a ReLU input changes
-sign between the evaluations) and, instead of dropping them, resolves them: it shrinks the step (h/10, h/100, …)
-until the stencil crosses no kink and compares there; a coordinate whose pre-activation sits within the smallest
-step s of 0 is *at* the kink, and there the analytic gradient must be a subgradient: lie within [min, max] of the
-left and right one-sided differences L = (f(θ) − f(θ−s))/s and R = (f(θ+s) − f(θ))/s, up to the tolerance (which
-adds each one-sided difference's own error: s·|f''|/2 from the second difference on its side, and round-off). A
-failure in either is a real bug. For a single kink the interval holds every convention relu'(0) ∈ [0, 1]; several
-kinks at exactly the same θ whose jumps differ in sign can push a correct gradient outside it, and the check then
-fails: use generic data (a pre-activation exactly 0 for one sample per unit is fine).
+ReLU kinks: where a perturbation moves a ReLU pre-activation across 0 the difference quotient straddles the
+kink; ``check`` detects those coordinates and resolves them (smaller steps, then a subgradient test). Why and how:
+docs/BACKPROP.md, "Gradient checking at ReLU kinks".
 
 Every perturbed entry is restored in ``finally``, so an exception never leaves a network modified.
 """
@@ -42,7 +35,7 @@ import warnings
 
 import numpy as np
 
-from . import _validate, losses
+from . import _validate, losses, reference
 from .layers import Activation, Dense
 
 #: order → ([(offset k, weight w_k)], denominator): n = Σ_k w_k (f(θ + k h) − f(θ − k h)) / (denominator · h).
@@ -72,6 +65,8 @@ PRECISIONS = ("float64", "native")
 
 # what was compared at a coordinate
 SMOOTH, RESOLVED, AT_KINK, SKIPPED = "smooth", "kink-resolved", "at-kink", "skipped"
+#: activations whose formulas are analytic, so that the complex step applies
+ANALYTIC = ("sigmoid", "tanh", "identity")
 
 
 class PrecisionWarning(UserWarning):
@@ -236,6 +231,11 @@ class Report(dict):
     @property
     def max_abs_error(self):
         return max((p.max_abs_error for p in self.values()), default=0.0)
+
+    @property
+    def rel_errors(self):
+        """{parameter name: max relative error}: the one-line summary, e.g. {"fc1.W": 3e-10, …}."""
+        return {name: p.max_rel_error for name, p in self.items()}
 
     def total(self, field):
         """Sum of an integer field (e.g. "n_kink", "n_kink_failures") over the parameters."""
@@ -403,21 +403,6 @@ def _param_report(name, g, numeric, error, allowed, kind, crossed_at_h, step_use
         worst=worst, max_rel_index=tuple(int(i) for i in max_rel_index))
 
 
-def check_network(net, X, y, loss="softmax_cross_entropy", *, h=None, order=4, tiny=TINY, details=False):
-    """Max relative error of every parameter's backprop gradient against central differences.
-
-    Returns ``{param name: max relative error}``, e.g. ``{"fc1.W": 3e-10, "fc1.b": 1e-10, …}``, over the
-    coordinates whose perturbation crosses no ReLU kink. With ``details=True`` each value is instead a dict with
-    "max_rel_error", "n_kink" (coordinates left out) and "worst" (the index of the largest error).
-    Works in the network's dtype (float64 or float32). ``check`` is the richer version of this.
-    """
-    report = check(net, X, y, loss, h=h, order=order, tiny=tiny, precision="native", kinks="skip")
-    if not details:
-        return {name: p.max_rel_error for name, p in report.items()}
-    return {name: {"max_rel_error": p.max_rel_error, "n_kink": p.n_kink, "worst": list(p.max_rel_index)}
-            for name, p in report.items()}
-
-
 def compare(analytic, numeric, *, atol=None, rtol=None, roundoff=0.0, tiny=TINY):
     """Summary of an analytic against a numeric gradient: max relative error, max |g − n|, and whether every entry
     satisfies |g − n| ≤ atol + rtol·|n| + roundoff (atol, rtol default to ``DEFAULT_TOLERANCE`` for the analytic
@@ -434,11 +419,11 @@ def compare(analytic, numeric, *, atol=None, rtol=None, roundoff=0.0, tiny=TINY)
             "roundoff": roundoff}
 
 
-def check_layer(layer, X, dout, *, h=None, order=4, tiny=TINY, details=False, atol=None, rtol=None):
-    """Max relative errors of a layer's backward: for its input ("X") and each parameter ("W", "b", …).
+def check_layer(layer, X, dout, *, h=None, order=4, tiny=TINY, atol=None, rtol=None):
+    """A layer's backward against central differences: {"X": ``compare`` dict, "W": …, "b": …}.
 
-    Uses the scalar f = Σ dout ⊙ layer.forward(X), whose gradient with respect to the output is ``dout``.
-    With ``details=True`` each value is ``compare``'s dict (max_rel_error, max_abs_error, passed, …) instead.
+    Checks the gradient for the layer's input ("X") and each parameter, using the scalar f = Σ dout ⊙ layer.forward(X),
+    whose gradient with respect to the output is ``dout``.
     """
     X = X.copy()
 
@@ -452,14 +437,11 @@ def check_layer(layer, X, dout, *, h=None, order=4, tiny=TINY, details=False, at
     result = {name: compare(analytic[name], numerical_gradient(objective, value, h, order), atol=atol, rtol=rtol,
                             roundoff=roundoff_allowance(value.dtype, f0, _step(value, h, order), order), tiny=tiny)
               for name, value in targets.items()}
-    return result if details else {name: r["max_rel_error"] for name, r in result.items()}
+    return result
 
 
-def check_loss(loss, output, target, *, h=None, order=4, tiny=TINY, details=False, atol=None, rtol=None):
-    """Max relative error of a loss's backward (∂L/∂output) against central differences.
-
-    With ``details=True``: ``compare``'s dict (max_rel_error, max_abs_error, passed, …) instead.
-    """
+def check_loss(loss, output, target, *, h=None, order=4, tiny=TINY, atol=None, rtol=None):
+    """A loss's backward (∂L/∂output) against central differences: ``compare``'s dict."""
     loss_fn = losses.get(loss)
     output = output.copy()
     f0 = loss_fn.forward(output, target)
@@ -467,25 +449,15 @@ def check_loss(loss, output, target, *, h=None, order=4, tiny=TINY, details=Fals
     numeric = numerical_gradient(lambda: loss_fn.forward(output, target), output, h, order)
     result = compare(analytic, numeric, atol=atol, rtol=rtol,
                      roundoff=roundoff_allowance(output.dtype, f0, _step(output, h, order), order), tiny=tiny)
-    return result if details else result["max_rel_error"]
-
-
-#: name → f(z) valid for complex z (analytic). Only the formula for sigmoid differs from ``npnet.activations``:
-#: that one takes |z| and picks a branch with ``where``, which is not analytic; σ(z) = (1 + tanh(z/2)) / 2 is, and
-#: numpy's complex tanh does not overflow for large |Re z| (1 / (1 + e^{−z}) would, for Re z ≪ 0).
-COMPLEX_ACTIVATIONS = {
-    "tanh": np.tanh,
-    "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),
-    "identity": lambda z: z,
-}
+    return result
 
 
 class ComplexStep:
     """Complex-step derivatives ∂L/∂θ = Im L(θ + ih) / h of a smooth network's loss: no subtraction, no cancellation.
 
-    Runs the network's Dense / activation / loss formulas on complex copies of its parameters (the network itself is
-    only read). Requires Dense layers and sigmoid / tanh / identity activations (ReLU is not analytic), and the
-    "softmax_cross_entropy" or "mse" loss, written without |·| or max over complex values.
+    L is computed by ``npnet.reference``'s forward functions (written analytic for this) on complex copies of the
+    network's parameters; the network itself is only read. Requires Dense layers and sigmoid / tanh / identity
+    activations (ReLU is not analytic), and the "softmax_cross_entropy" or "mse" loss.
     """
 
     def __init__(self, net, X, y, loss="softmax_cross_entropy"):
@@ -498,30 +470,25 @@ class ComplexStep:
             if isinstance(layer, Dense):
                 k += 1
                 self.plan.append(("dense", f"fc{k}"))
-            elif isinstance(layer, Activation) and layer.name in COMPLEX_ACTIVATIONS:
-                self.plan.append(("act", COMPLEX_ACTIVATIONS[layer.name]))
+            elif isinstance(layer, Activation) and layer.name in ANALYTIC:
+                self.plan.append(("act", reference.ACTIVATIONS[layer.name][0]))
             else:
                 raise ValueError(f"complex step needs an analytic network (Dense, sigmoid, tanh, identity); "
                                  f"{layer!r} is not")
         self.values = {p.name: p.value.astype(np.complex128) for p in net.parameters()}
         self.X = np.asarray(X, dtype=np.float64)
         self.y = np.asarray(y)
-        self.n_out = net.out_features
+        if self.loss == "mse" and self.y.ndim == 1 and np.issubdtype(self.y.dtype, np.integer):
+            self.y = np.eye(net.out_features)[self.y]      # int labels → one-hot targets, as ``losses.MSE``
 
     def loss_value(self):
         """L at the current (complex) parameters."""
         out = self.X.astype(np.complex128)
         for op, arg in self.plan:
-            out = out @ self.values[f"{arg}.W"].T + self.values[f"{arg}.b"] if op == "dense" else arg(out)
-        if self.loss == "mse":
-            target = self.y
-            if target.ndim == 1 and np.issubdtype(target.dtype, np.integer):
-                target = np.eye(self.n_out)[target]
-            diff = out - target
-            return np.mean(diff * diff)                   # (ŷ − t)², not |ŷ − t|²: must stay analytic
-        shift = out.real.max(axis=1, keepdims=True)        # a real shift: exact, and keeps exp from overflowing
-        lse = shift[:, 0] + np.log(np.exp(out - shift).sum(axis=1))
-        return np.mean(lse - out[np.arange(out.shape[0]), self.y])
+            out = reference.dense_forward(out, self.values[f"{arg}.W"], self.values[f"{arg}.b"])[0] \
+                if op == "dense" else arg(out)[0]
+        forward = reference.mse_forward if self.loss == "mse" else reference.softmax_ce_forward
+        return forward(out, self.y)[0]
 
     def partial(self, name, idx, h=1e-20):
         """∂L/∂θ[idx] of parameter ``name`` by Im L(θ + ih) / h."""

@@ -28,7 +28,7 @@ _GAINS = {
 }
 
 
-def gain(nonlinearity, param=None):
+def calculate_gain(nonlinearity, param=None):
     """Recommended scale for a nonlinearity, the table of ``torch.nn.init.calculate_gain``.
 
     ========== ======================
@@ -126,7 +126,7 @@ def xavier_uniform(shape, rng, *, gain=1.0, dtype=np.float64, fan_in=None, fan_o
 def _he_std(shape, mode, nonlinearity, a, fan_in, fan_out):
     fi, fo = fans(shape, fan_in, fan_out)
     fan = {"fan_in": fi, "fan_out": fo}[_validate.choice("mode", mode, ("fan_in", "fan_out"))]
-    return gain(nonlinearity, a) / math.sqrt(fan)
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
 def he_normal(shape, rng, *, mode="fan_in", nonlinearity="relu", a=0.0, dtype=np.float64, fan_in=None,

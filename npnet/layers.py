@@ -9,10 +9,18 @@ Speed: each layer writes its outputs (Z, A, dZ, dX) into arrays it owns and reus
 reallocated per step. An array returned by ``forward`` or ``backward`` is therefore overwritten by the layer's
 next call: copy it to keep it.
 """
+import functools
+from collections import namedtuple
+
 import numpy as np
 
-from . import _validate, activations, init, products
+from . import _validate, activations, init
+from . import products as _products
 from ._scratch import buffer
+
+Param = namedtuple("Param", "name value grad")
+Param.__doc__ = ("A parameter array and its gradient array (both updated in place): ('W', W, dW) from a layer, "
+                 "('fc1.W', W, dW) from a Network.")
 
 
 class Dense:
@@ -26,9 +34,9 @@ class Dense:
     rng : np.random.Generator
         Used for the random initializers (zeros/constant do not draw).
     dtype : np.float64 (default) or np.float32
-    matmul : "blas" (default) or "exact"
-        The matrix-product backend; "exact" makes units with equal weights get bitwise-equal outputs and
-        gradients (see ``npnet.products``).
+    products : "blas" (default) or "exact"
+        The matrix-product backend (``npnet.products``); "exact" makes units with equal weights get bitwise-equal
+        outputs and gradients. The attribute ``products`` holds the backend itself (``.name`` is the string).
 
     Attributes
     ----------
@@ -38,11 +46,11 @@ class Dense:
     """
 
     def __init__(self, in_features, out_features, *, weight_init="xavier_uniform", bias_init="zeros", rng=None,
-                 dtype=np.float64, matmul="blas"):
+                 dtype=np.float64, products="blas"):
         self.in_features = _validate.positive_int("in_features", in_features)
         self.out_features = _validate.positive_int("out_features", out_features)
         self.dtype = _validate.dtype(dtype)
-        self.products = products.get(matmul)
+        self.products = _products.get(products)
         fan = dict(dtype=self.dtype, fan_in=self.in_features, fan_out=self.out_features)
         self.W = _initial("weight_init", weight_init, (self.out_features, self.in_features), rng, fan)
         self.b = _initial("bias_init", bias_init, (self.out_features,), rng, fan)
@@ -52,7 +60,7 @@ class Dense:
         self._buffers = {}
 
     def __repr__(self):
-        return f"Dense({self.in_features}, {self.out_features}, matmul={self.products.name!r})"
+        return f"Dense({self.in_features}, {self.out_features}, products={self.products.name!r})"
 
     def forward(self, X):
         """X (B, in) → Z (B, out),  Z = X Wᵀ + b  (z_bi = Σ_j x_bj W_ij + b_i)."""
@@ -76,23 +84,24 @@ class Dense:
             raise RuntimeError("Dense.backward called before forward")
         if dZ.shape != (self._X.shape[0], self.out_features):
             raise ValueError(f"dZ must have shape {(self._X.shape[0], self.out_features)}, got {dZ.shape}")
-        mm = self.products
-        mm.matmul(dZ.T, self._X, out=self.dW)                        # dW = δᵀX: (out, B) @ (B, in)
-        mm.colsum(dZ, out=self.db)                                   # db = Σ_b δ_b: (out,)
+        products = self.products
+        products.matmul(dZ.T, self._X, out=self.dW)                  # dW = δᵀX: (out, B) @ (B, in)
+        products.colsum(dZ, out=self.db)                             # db = Σ_b δ_b: (out,)
         if not need_dX:
             return None
         dX = buffer(self._buffers, "dX", self._X.shape, self.dtype)
-        return mm.matmul(dZ, self.W, out=dX)                         # dX = δW: (B, out) @ (out, in)
+        return products.matmul(dZ, self.W, out=dX)                   # dX = δW: (B, out) @ (out, in)
 
     def parameters(self):
-        """[(name, value, gradient)] for W and b; the arrays are updated in place by training."""
-        return [("W", self.W, self.dW), ("b", self.b, self.db)]
+        """[Param(name, value, grad)] for W and b; the arrays are updated in place by training."""
+        return [Param("W", self.W, self.dW), Param("b", self.b, self.db)]
 
 
 class Activation:
     """Elementwise nonlinearity A = f(Z); backward multiplies by f'(Z).
 
-    ``relu_grad_at_zero`` is the value used for relu'(0) (default 0, as PyTorch).
+    ``relu_grad_at_zero`` is the value used for relu'(0) (default 0, as PyTorch); it is bound into ``f_grad`` here,
+    so ``backward`` treats every activation alike.
     """
 
     def __init__(self, name, *, relu_grad_at_zero=0.0):
@@ -100,6 +109,8 @@ class Activation:
         self.relu_grad_at_zero = _validate.real("relu_grad_at_zero", relu_grad_at_zero)
         self.f = activations.ACTIVATIONS[name]
         self.f_grad, self.grad_takes = activations.DERIVATIVES[name]
+        if name == "relu":  # relu' also needs the chosen value at exactly 0
+            self.f_grad = functools.partial(self.f_grad, at_zero=self.relu_grad_at_zero)
         self._Z = self._A = None
         self._buffers = {}
 
@@ -122,11 +133,7 @@ class Activation:
         dZ = buffer(self._buffers, "dZ", dA.shape, dA.dtype)
         if np.may_share_memory(dA, dZ):   # dA is this layer's own last result: write elsewhere, never into dout
             dZ = np.empty_like(dZ)
-        arg = self._A if self.grad_takes == "a" else self._Z
-        if self.name == "relu":  # relu' also needs the chosen value at exactly 0
-            grad = self.f_grad(arg, self.relu_grad_at_zero, out=dZ)
-        else:
-            grad = self.f_grad(arg, out=dZ)
+        grad = self.f_grad(self._A if self.grad_takes == "a" else self._Z, out=dZ)
         return np.multiply(dA, grad, out=dZ)   # f'(·) is written into dZ's buffer, then scaled: no temporaries
 
     def parameters(self):

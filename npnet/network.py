@@ -3,22 +3,17 @@
 ``mlp([784, 100, 10], activation="sigmoid", init="xavier", rng=rng)`` builds
 Dense(784→100) → sigmoid → Dense(100→10); the last Dense outputs logits for the loss.
 """
-from collections import namedtuple
-
 import numpy as np
 
 from . import _validate, activations
-from .layers import Activation, Dense
-
-Param = namedtuple("Param", "name value grad")
-Param.__doc__ = "A parameter array and its gradient array (both updated in place), e.g. ('fc1.W', W, dW)."
+from .layers import Activation, Dense, Param
 
 
 class Network:
     """Layers applied in order. Dense layers are named fc1, fc2, … in their order.
 
     After ``forward(X)``:
-      ``preactivations[k]`` is Z of the k-th Dense layer (B, n_k) and ``activations[k]`` is what follows it:
+      ``preactivations[k]`` is Z of the k-th Dense layer (B, n_k) and ``outputs[k]`` is what follows it:
       f(Z) for a hidden layer, Z itself for the last layer (logits). Both are valid until the next forward.
     """
 
@@ -37,7 +32,7 @@ class Network:
         self.in_features = self.dense[0].in_features
         self.out_features = self.dense[-1].out_features
         self.preactivations = [None] * len(self.dense)
-        self.activations = [None] * len(self.dense)
+        self.outputs = [None] * len(self.dense)
 
     def __repr__(self):
         return "Network([" + ", ".join(map(repr, self.layers)) + "])"
@@ -58,7 +53,7 @@ class Network:
             if isinstance(layer, Dense):       # a Dense starts slot k: its Z (also A until an activation follows)
                 k += 1
                 self.preactivations[k] = out
-            self.activations[k] = out
+            self.outputs[k] = out
         return out
 
     def backward(self, dout, need_dX=False):
@@ -74,9 +69,7 @@ class Network:
 
     def parameters(self):
         """[Param(name, value, grad)] for every parameter, named 'fc1.W', 'fc1.b', 'fc2.W', …."""
-        return [Param(f"fc{k + 1}.{name}", value, grad)
-                for k, layer in enumerate(self.dense)
-                for name, value, grad in layer.parameters()]
+        return [p._replace(name=f"fc{k + 1}.{p.name}") for k, layer in enumerate(self.dense) for p in layer.parameters()]
 
     def predict(self, X):
         """Predicted class per row of X: argmax of the logits, (B,) int64."""
@@ -96,10 +89,10 @@ class Network:
             p.value[...] = weights[p.name]
 
     @property
-    def matmul(self):
-        """The product backend of the Dense layers ("blas" or "exact"; "mixed" if they differ)."""
-        names = {layer.products.name for layer in self.dense}
-        return names.pop() if len(names) == 1 else "mixed"
+    def products(self):
+        """The product backend of the Dense layers (``npnet.products.Blas`` or ``Exact``), or None if they differ."""
+        backends = {layer.products for layer in self.dense}
+        return backends.pop() if len(backends) == 1 else None
 
 
 def _per_layer(name, value, n):
@@ -111,7 +104,7 @@ def _per_layer(name, value, n):
     return [value] * n
 
 
-def mlp(sizes, activation="relu", init="he_normal", bias_init=None, *, rng, dtype=np.float64, matmul="blas",
+def mlp(sizes, activation="relu", init="he_normal", bias_init=None, *, rng, dtype=np.float64, products="blas",
         relu_grad_at_zero=0.0):
     """A multilayer perceptron: Dense → activation → … → Dense (logits).
 
@@ -125,7 +118,7 @@ def mlp(sizes, activation="relu", init="he_normal", bias_init=None, *, rng, dtyp
         bias PyTorch's U(±1/√fan_in).
     rng : np.random.Generator — every random draw comes from it, layer by layer, W before b.
     dtype : np.float64 (default) or np.float32, for parameters and every computation.
-    matmul : "blas" (fast) or "exact" (units with equal weights stay bitwise equal; see ``npnet.products``).
+    products : "blas" (fast) or "exact" (units with equal weights stay bitwise equal; see ``npnet.products``).
     relu_grad_at_zero : relu'(0), 0 by default as in PyTorch.
     """
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
@@ -143,7 +136,7 @@ def mlp(sizes, activation="relu", init="he_normal", bias_init=None, *, rng, dtyp
     layers = []
     for k in range(n_dense):
         layers.append(Dense(sizes[k], sizes[k + 1], weight_init=weight_inits[k], bias_init=bias_inits[k],
-                            rng=rng, dtype=dtype, matmul=matmul))
+                            rng=rng, dtype=dtype, products=products))
         if k < n_dense - 1:
             layers.append(Activation(acts[k], relu_grad_at_zero=relu_grad_at_zero))
     return Network(layers)

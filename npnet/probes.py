@@ -50,7 +50,7 @@ def layer_stats(net, *, bins=30, tol=0.01):
             act_names[k] = layer.name
     out = []
     for k, layer in enumerate(net.dense):
-        z, a = net.preactivations[k], net.activations[k]
+        z, a = net.preactivations[k], net.outputs[k]
         if z is None:
             raise RuntimeError("layer_stats needs a forward pass first")
         name = act_names.get(k, "identity")

@@ -197,11 +197,11 @@ def test_unknown_loss(net, data):
         losses.get(3)
 
 
-def test_unknown_matmul(rng):
-    with pytest.raises(ValueError, match="unknown matmul 'fast'; valid options: blas, exact"):
-        mlp([D, 5, C], "tanh", rng=rng, matmul="fast")
-    with pytest.raises(ValueError, match="unknown matmul 'EXACT'"):
-        Dense(D, 5, rng=rng, matmul="EXACT")
+def test_unknown_products(rng):
+    with pytest.raises(ValueError, match="unknown products 'fast'; valid options: blas, exact"):
+        mlp([D, 5, C], "tanh", rng=rng, products="fast")
+    with pytest.raises(ValueError, match="unknown products 'EXACT'"):
+        Dense(D, 5, rng=rng, products="EXACT")
 
 
 @pytest.mark.parametrize("dtype, error, match", [
@@ -431,7 +431,7 @@ def test_set_weights_errors(net):
 
 def test_gradcheck_order_must_be_2_or_4(net, data):
     with pytest.raises(ValueError, match="order must be 2 or 4, got 3"):
-        gradcheck.check_network(net, *data, order=3)
+        gradcheck.check(net, *data, order=3)
 
 
 def test_public_names():

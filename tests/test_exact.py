@@ -105,7 +105,7 @@ def test_aligned_rows_copies_into_64_byte_aligned_rows(n, m, dtype):
 def test_dense_with_equal_weight_rows(B, n_in, n_out, dtype):
     rng = np.random.default_rng(B + n_in + n_out)
     layer = npnet.Dense(n_in, n_out, weight_init="zeros", bias_init=("constant", {"value": 0.3}),
-                        dtype=dtype, matmul="exact")
+                        dtype=dtype, products="exact")
     layer.W[...] = equal_rows(rng, n_out, n_in, dtype)
     Z = layer.forward(rng.normal(size=(B, n_in)))
     assert Z.dtype == dtype
@@ -122,7 +122,7 @@ def test_dense_exact_and_blas_agree():
     rng = np.random.default_rng(3)
     X, dZ = rng.normal(size=(50, 30)), rng.normal(size=(50, 20))
     layers = [npnet.Dense(30, 20, weight_init="he_normal", bias_init=("normal", {"std": 0.1}),
-                          rng=np.random.default_rng(0), matmul=m) for m in ("exact", "blas")]
+                          rng=np.random.default_rng(0), products=m) for m in ("exact", "blas")]
     Z = [layer.forward(X) for layer in layers]
     dX = [layer.backward(dZ) for layer in layers]
     np.testing.assert_allclose(Z[0], Z[1], rtol=1e-12, atol=1e-12)
@@ -133,11 +133,11 @@ def test_dense_exact_and_blas_agree():
 
 def test_matmul_property_of_a_network():
     rng = np.random.default_rng(0)
-    assert npnet.mlp([3, 4, 2], rng=rng, matmul="exact").matmul == "exact"
-    assert npnet.mlp([3, 4, 2], rng=rng).matmul == "blas"
-    mixed = npnet.Network([npnet.Dense(3, 4, weight_init="zeros", matmul="exact"),
+    assert npnet.mlp([3, 4, 2], rng=rng, products="exact").products is Exact
+    assert npnet.mlp([3, 4, 2], rng=rng).products is Blas
+    mixed = npnet.Network([npnet.Dense(3, 4, weight_init="zeros", products="exact"),
                            npnet.Dense(4, 2, weight_init="zeros")])
-    assert mixed.matmul == "mixed"
+    assert mixed.products is None
 
 
 # ---------------------------------------------------------------- symmetric networks stay symmetric
@@ -160,7 +160,7 @@ def make_optimizer(name, net):
 def test_symmetric_start_stays_exactly_symmetric(activation, init_name, optimizer, dtype):
     rng = np.random.default_rng(42)
     net = npnet.mlp(SIZES, activation, INITS[init_name], bias_init=INITS[init_name], rng=rng, dtype=dtype,
-                    matmul="exact")
+                    products="exact")
     start = net.get_weights()
     X = rng.normal(size=(96, SIZES[0]))
     y = rng.integers(0, SIZES[-1], 96)
@@ -174,7 +174,7 @@ def test_symmetric_start_stays_exactly_symmetric(activation, init_name, optimize
     if init_name == "constant":
         for layer in net.dense[1:]:
             assert_all_cols_equal(layer.W)           # ...and so every unit downstream weighs them alike
-    for A in net.activations[:-1]:
+    for A in net.outputs[:-1]:
         assert_all_cols_equal(A)
 
     # not vacuous: the net did train. The output bias always moves; every weight moves too, except from an
@@ -189,8 +189,8 @@ def test_exact_and_blas_train_alike_from_a_random_start():
     rng = np.random.default_rng(1)
     X, y = rng.normal(size=(64, 10)), rng.integers(0, 3, 64)
     weights = []
-    for matmul in ("exact", "blas"):
-        net = npnet.mlp([10, 8, 6, 3], "tanh", "xavier_normal", rng=np.random.default_rng(0), matmul=matmul)
+    for products in ("exact", "blas"):
+        net = npnet.mlp([10, 8, 6, 3], "tanh", "xavier_normal", rng=np.random.default_rng(0), products=products)
         npnet.train(net, X, y, optimizer=npnet.SGD(net, lr=0.1), epochs=2, batch_size=16,
                     rng=np.random.default_rng(2), eval_train=False)
         weights.append(net.get_weights())

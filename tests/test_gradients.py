@@ -51,7 +51,7 @@ def test_activation_layer(name, B, n, seed):
     dout = signed(rng, (B, n), 0.5, 1.5)
     errors = gradcheck.check_layer(Activation(name), Z, dout)
     assert errors.keys() == {"X"}
-    assert errors["X"] < TOL
+    assert errors["X"]["max_rel_error"] < TOL
 
 
 @given(B=batches, n=widths, seed=seeds, at_zero=st.sampled_from([0.0, 1.0]))
@@ -60,18 +60,18 @@ def test_relu_layer_away_from_the_kink(B, n, seed, at_zero):
     # |z| > 0.01 and the order-4 stencil moves z by at most 2h = 2e-3: no evaluation crosses the kink
     Z = signed(rng, (B, n), 0.011, 3.0)
     dout = signed(rng, (B, n), 0.5, 1.5)
-    assert gradcheck.check_layer(Activation("relu", relu_grad_at_zero=at_zero), Z, dout)["X"] < TOL
+    assert gradcheck.check_layer(Activation("relu", relu_grad_at_zero=at_zero), Z, dout)["X"]["max_rel_error"] < TOL
 
 
-@given(B=batches, n_in=widths, n_out=widths, seed=seeds, matmul=st.sampled_from(["blas", "exact"]))
-def test_dense_layer(B, n_in, n_out, seed, matmul):
+@given(B=batches, n_in=widths, n_out=widths, seed=seeds, products=st.sampled_from(["blas", "exact"]))
+def test_dense_layer(B, n_in, n_out, seed, products):
     rng = np.random.default_rng(seed)
     layer = Dense(n_in, n_out, weight_init="xavier_normal", bias_init=("normal", {"std": 0.1}), rng=rng,
-                  matmul=matmul)
+                  products=products)
     X, dout = rng.normal(size=(B, n_in)), rng.normal(size=(B, n_out))
     errors = gradcheck.check_layer(layer, X, dout, tiny=TINY)
     assert errors.keys() == {"X", "W", "b"}
-    assert max(errors.values()) < TOL
+    assert max(r["max_rel_error"] for r in errors.values()) < TOL
 
 
 # ---------------------------------------------------------------- losses
@@ -83,19 +83,19 @@ def test_softmax_cross_entropy(B, C, seed, scale):
     # scale 3 that reaches 1e-7 on correct code, a limit of the difference quotient, not of the loss
     rng = np.random.default_rng(seed)
     Z, y = scale * rng.normal(size=(B, C)), rng.integers(0, C, B)
-    assert gradcheck.check_loss("softmax_cross_entropy", Z, y, tiny=TINY) < TOL
+    assert gradcheck.check_loss("softmax_cross_entropy", Z, y, tiny=TINY)["max_rel_error"] < TOL
 
 
 @given(B=batches, C=widths, seed=seeds)
 def test_mse_with_float_target(B, C, seed):
     rng = np.random.default_rng(seed)
-    assert gradcheck.check_loss("mse", rng.normal(size=(B, C)), rng.normal(size=(B, C)), tiny=TINY) < TOL
+    assert gradcheck.check_loss("mse", rng.normal(size=(B, C)), rng.normal(size=(B, C)), tiny=TINY)["max_rel_error"] < TOL
 
 
 @given(B=batches, C=widths, seed=seeds)
 def test_mse_with_int_labels(B, C, seed):
     rng = np.random.default_rng(seed)
-    assert gradcheck.check_loss("mse", rng.normal(size=(B, C)), rng.integers(0, C, B), tiny=TINY) < TOL
+    assert gradcheck.check_loss("mse", rng.normal(size=(B, C)), rng.integers(0, C, B), tiny=TINY)["max_rel_error"] < TOL
 
 
 def test_losses_by_hand():
@@ -124,7 +124,7 @@ def relu_safe_batch(net, rng, B, d, margin=0.02, tries_per_row=200):
 
     A sample's pre-activations depend on its own row only, so rows are drawn one at a time and kept if clear of
     the kinks. With |x| <= 1 no perturbation of the order-4 stencil (at most 2h = 2e-3 on one parameter) moves a
-    pre-activation by more than ~6e-3 < margin, so check_network has (almost) no coordinates to leave out.
+    pre-activation by more than ~6e-3 < margin, so check has (almost) no coordinates to leave out.
     """
     relus = [layer for layer in net.layers if getattr(layer, "name", None) == "relu"]
     rows = []
@@ -157,16 +157,16 @@ def test_three_layer_network(activation, loss, d, h1, h2, c, B, seed):
     before = {k: v.tobytes() for k, v in net.get_weights().items()}
 
     # tiny: entries with |g| below TINY are compared absolutely (see the module docstring)
-    report = gradcheck.check_network(net, X, target, loss_name, tiny=TINY, details=True)
+    report = gradcheck.check(net, X, target, loss_name, tiny=TINY, precision="native", kinks="skip")
 
     assert report.keys() == {"fc1.W", "fc1.b", "fc2.W", "fc2.b", "fc3.W", "fc3.b"}
     for name, r in report.items():
         size = np.prod(net.get_weights()[name].shape)
-        assert r["max_rel_error"] < TOL, (name, r)
+        assert r.max_rel_error < TOL, (name, r)
         # coordinates whose perturbation crosses a ReLU kink are left out; most must still have been checked
-        assert r["n_kink"] <= size / 2, (name, r)
+        assert r.n_kink <= size / 2, (name, r)
         if activation != "relu":
-            assert r["n_kink"] == 0
+            assert r.n_kink == 0
     assert {k: v.tobytes() for k, v in net.get_weights().items()} == before     # every entry restored
     assert any(np.any(p.grad != 0) for p in net.parameters())                    # something was checked
 
@@ -178,7 +178,7 @@ def test_float32_network_passes_a_looser_check_and_stays_float32(activation):
     X, y = rng.uniform(-1.0, 1.0, size=(8, 6)), rng.integers(0, 4, 8)
     # float32: ε ≈ 1.2e-7, so the difference quotient carries ~ε·|L|/h ≈ 1e-5 of noise; entries below
     # tiny = 1e-2 are compared absolutely (to 1e-4), larger ones relatively
-    errors = gradcheck.check_network(net32, X, y, order=4, tiny=1e-2)
+    errors = gradcheck.check(net32, X, y, order=4, tiny=1e-2, precision="native", kinks="skip").rel_errors
     assert max(errors.values()) < 1e-2
     assert net32.dtype is np.float32
     assert all(p.value.dtype == np.float32 and p.grad.dtype == np.float32 for p in net32.parameters())
@@ -206,10 +206,10 @@ def test_relu_kinks_are_detected_and_left_out():
     z = X[0] @ net.dense[0].W[0] + net.dense[0].b[0]
     net.dense[0].b[0] += 1e-4 - z
     y = rng.integers(0, 2, 5)
-    report = gradcheck.check_network(net, X, y, details=True)
-    assert report["fc1.W"]["n_kink"] >= 1 and report["fc1.b"]["n_kink"] >= 1
-    assert report["fc2.W"]["n_kink"] == 0                   # fc2 does not feed a ReLU
-    assert all(r["max_rel_error"] < TOL for r in report.values())
+    report = gradcheck.check(net, X, y, kinks="skip")
+    assert report["fc1.W"].n_skipped >= 1 and report["fc1.b"].n_skipped >= 1
+    assert report["fc2.W"].n_kink == 0                      # fc2 does not feed a ReLU
+    assert all(r.max_rel_error < TOL for r in report.values())
     # the coordinate left out really disagrees: fc1.b[0] straddles the kink
     loss = npnet.SoftmaxCrossEntropy()
     loss.forward(net.forward(X), y)
@@ -219,10 +219,10 @@ def test_relu_kinks_are_detected_and_left_out():
     assert gradcheck.rel_error(analytic, numeric) > 1e-3
 
 
-def test_check_network_returns_floats_without_details():
+def test_report_summary_is_floats():
     rng = np.random.default_rng(1)
     net = mlp([3, 4, 2], "tanh", "xavier_normal", rng=rng)
-    errors = gradcheck.check_network(net, rng.normal(size=(4, 3)), rng.integers(0, 2, 4), tiny=TINY)
+    errors = gradcheck.check(net, rng.normal(size=(4, 3)), rng.integers(0, 2, 4), tiny=TINY).rel_errors
     assert all(type(v) is float for v in errors.values())
     assert max(errors.values()) < TOL
 
@@ -258,7 +258,7 @@ def test_a_wrong_derivative_is_caught(monkeypatch):
     for layer in net.layers:
         if isinstance(layer, Activation):
             monkeypatch.setattr(layer, "f_grad", lambda a, out=None: 1.01 * activations.sigmoid_grad(a))
-    errors = gradcheck.check_network(net, X, y, tiny=TINY)
+    errors = gradcheck.check(net, X, y, tiny=TINY, precision="native").rel_errors
     assert errors["fc1.W"] > 1e-3 and errors["fc3.W"] < TOL      # only the layers below an activation
 
 
@@ -268,7 +268,7 @@ def test_a_missing_batch_mean_is_caught(monkeypatch):
     X, y = rng.uniform(-1.0, 1.0, size=(4, 3)), rng.integers(0, 2, 4)
     original = npnet.SoftmaxCrossEntropy.backward
     monkeypatch.setattr(npnet.SoftmaxCrossEntropy, "backward", lambda self: original(self) * 4)
-    assert min(gradcheck.check_network(net, X, y, tiny=TINY).values()) > 0.5
+    assert min(gradcheck.check(net, X, y, tiny=TINY).rel_errors.values()) > 0.5
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "identity"])

@@ -73,9 +73,7 @@ def test_skipping_kinks_hides_a_bug_that_the_subgradient_check_finds():
     full = gradcheck.check(net, X, y)
     assert not full.passed
     assert {w["kind"] for p in full.values() for w in p.worst if w["ratio"] > 1} == {gradcheck.AT_KINK}
-    # and the old API agrees with "skip": it leaves the kink coordinates out and counts them
-    old = gradcheck.check_network(net, X, y, details=True)
-    assert sum(v["n_kink"] for v in old.values()) == skipped.total("n_kink")
+    assert skipped.total("n_skipped") == skipped.total("n_kink")   # "skip" leaves out every kink coordinate
 
 
 def test_worst_coordinates_are_reported_per_parameter():
@@ -178,21 +176,20 @@ def test_bad_check_arguments_name_the_argument():
         gradcheck.check(net, X, y, h=0.0)
 
 
-# ---------------------------------------------------------------- the old API still works
-def test_old_functions_keep_their_return_types():
+# ---------------------------------------------------------------- fixed return types
+def test_each_function_has_one_return_type():
     rng = np.random.default_rng(1)
     for dtype in (np.float64, np.float32):
         net = npnet.mlp([4, 5, 3], "relu", "he_normal", rng=np.random.default_rng(2), dtype=dtype)
         X, y = rng.normal(size=(6, 4)), rng.integers(0, 3, 6)
-        plain = gradcheck.check_network(net, X, y)
-        assert set(plain) == {p.name for p in net.parameters()} and all(isinstance(v, float) for v in plain.values())
-        assert max(plain.values()) < (1e-7 if dtype == np.float64 else 0.5)
-        details = gradcheck.check_network(net, X, y, details=True)
-        assert all(set(v) == {"max_rel_error", "n_kink", "worst"} for v in details.values())
+        errors = gradcheck.check(net, X, y, precision="native", kinks="skip").rel_errors
+        assert set(errors) == {p.name for p in net.parameters()} and all(type(v) is float for v in errors.values())
+        assert max(errors.values()) < (1e-7 if dtype == np.float64 else 0.5)
     layer = npnet.Dense(3, 2, rng=rng)
-    errors = gradcheck.check_layer(layer, rng.normal(size=(4, 3)), rng.normal(size=(4, 2)))
-    assert set(errors) == {"X", "W", "b"} and max(errors.values()) < 1e-7
-    assert isinstance(gradcheck.check_loss("mse", rng.normal(size=(4, 2)), rng.normal(size=(4, 2))), float)
+    result = gradcheck.check_layer(layer, rng.normal(size=(4, 3)), rng.normal(size=(4, 2)))
+    assert set(result) == {"X", "W", "b"} and all(r["passed"] and r["max_rel_error"] < 1e-7 for r in result.values())
+    result = gradcheck.check_loss("mse", rng.normal(size=(4, 2)), rng.normal(size=(4, 2)))
+    assert result["passed"] and {"max_rel_error", "max_abs_error", "max_ratio"} <= result.keys()
     x = rng.normal(size=3)
     assert np.allclose(gradcheck.numerical_gradient(lambda: np.sum(x ** 3), x), 3 * x ** 2, rtol=1e-9)
     assert gradcheck.partial_derivative(lambda: np.sum(x ** 2), x, (0,), 1e-3, order=2) == pytest.approx(2 * x[0])

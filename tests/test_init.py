@@ -241,21 +241,21 @@ def test_orthogonal_needs_two_dimensions():
     ("leaky_relu", math.sqrt(2.0 / (1.0 + 0.01 ** 2))),    # default negative slope 0.01
 ])
 def test_gain_table(nonlinearity, expected):
-    assert init.gain(nonlinearity) == pytest.approx(expected, rel=1e-15)
+    assert init.calculate_gain(nonlinearity) == pytest.approx(expected, rel=1e-15)
 
 
 @pytest.mark.parametrize("slope", [0.0, 0.2, 1.0, 3])
 def test_gain_leaky_relu_param(slope):
-    assert init.gain("leaky_relu", slope) == pytest.approx(math.sqrt(2.0 / (1.0 + slope ** 2)), rel=1e-15)
+    assert init.calculate_gain("leaky_relu", slope) == pytest.approx(math.sqrt(2.0 / (1.0 + slope ** 2)), rel=1e-15)
 
 
 def test_gain_errors():
     with pytest.raises(ValueError, match="nonlinearity.*valid options"):
-        init.gain("softplus")
+        init.calculate_gain("softplus")
     with pytest.raises(TypeError, match="param"):
-        init.gain("leaky_relu", "0.1")
+        init.calculate_gain("leaky_relu", "0.1")
     with pytest.raises(TypeError, match="nonlinearity"):
-        init.gain(None)
+        init.calculate_gain(None)
 
 
 # ---------------------------------------------------------------- reproducibility

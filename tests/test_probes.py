@@ -65,7 +65,7 @@ def test_layer_stats_keys_after_forward_and_backward():
     stats = probes.layer_stats(net, bins=5)
     assert [s["layer"] for s in stats] == ["fc1", "fc2", "fc3"]
     assert [s["activation"] for s in stats] == ["sigmoid", "sigmoid", "identity"]
-    for s, layer, z, a in zip(stats, net.dense, net.preactivations, net.activations):
+    for s, layer, z, a in zip(stats, net.dense, net.preactivations, net.outputs):
         assert set(s) == {"layer", "activation", "preactivation", "output", "W", "grad_W", "grad_b"}
         for key in ("preactivation", "output", "W", "grad_W", "grad_b"):
             assert set(s[key]) == STATS_KEYS
@@ -85,7 +85,7 @@ def test_layer_stats_relu_has_no_saturation_and_counts_dead_units():
     net = forward_backward("relu")
     stats = probes.layer_stats(net)
     assert stats[0]["output"]["frac_saturated"] is None
-    assert stats[0]["output"]["frac_zero"] == np.count_nonzero(net.activations[0] == 0) / net.activations[0].size
+    assert stats[0]["output"]["frac_zero"] == np.count_nonzero(net.outputs[0] == 0) / net.outputs[0].size
 
 
 def test_layer_stats_needs_a_forward_pass():

@@ -43,7 +43,7 @@ def test_sigmoid_all_zero_moves_w1_but_keeps_rows_equal(mnist):
     assert not np.array_equal(net.dense[0].W, before["fc1.W"])
     assert probes.distinct_rows(net.dense[0].W) == 1
     net.forward(mnist.X_test[:10])
-    assert np.all(net.activations[0] == net.activations[0][:, :1])
+    assert np.all(net.outputs[0] == net.outputs[0][:, :1])
 
 
 @pytest.mark.parametrize("act_label", ["tanh", "relu", "relu'(0)=1"])

@@ -73,4 +73,4 @@ def test_torch_default_init_matches_nn_linear_bounds():
 @pytest.mark.parametrize("name, param", [("linear", None), ("sigmoid", None), ("tanh", None), ("relu", None),
                                          ("leaky_relu", None), ("leaky_relu", 0.2), ("selu", None)])
 def test_gain_matches_calculate_gain(name, param):
-    assert npnet.init.gain(name, param) == pytest.approx(torch.nn.init.calculate_gain(name, param), rel=1e-12)
+    assert npnet.init.calculate_gain(name, param) == pytest.approx(torch.nn.init.calculate_gain(name, param), rel=1e-12)

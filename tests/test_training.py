@@ -208,10 +208,10 @@ def test_network_backward_returns_input_gradient_on_request():
 # ---------------------------------------------------------------- determinism and dtypes
 
 
-def run(seed, opt, activation="relu", dtype=np.float64, matmul="blas"):
+def run(seed, opt, activation="relu", dtype=np.float64, products="blas"):
     X, y = blobs(10, n=120, d=5)
     net = mlp([5, 16, 12, 2], activation, "he_normal", ("normal", {"std": 0.1}), rng=np.random.default_rng(seed),
-              dtype=dtype, matmul=matmul)
+              dtype=dtype, products=products)
     optimizer = {"sgd": lambda: SGD(net, lr=0.05, momentum=0.9), "adam": lambda: Adam(net, lr=0.01)}[opt]()
     history = train(net, X, y, optimizer=optimizer, epochs=3, batch_size=16, rng=np.random.default_rng(seed + 1))
     return net, history
@@ -230,7 +230,7 @@ def test_same_seed_gives_identical_bytes(opt, dtype):
 
 
 def test_exact_mode_is_deterministic_too():
-    (net1, _), (net2, _) = run(7, "adam", matmul="exact"), run(7, "adam", matmul="exact")
+    (net1, _), (net2, _) = run(7, "adam", products="exact"), run(7, "adam", products="exact")
     assert all(p1.value.tobytes() == p2.value.tobytes() for p1, p2 in zip(net1.parameters(), net2.parameters()))
 
 
@@ -241,7 +241,7 @@ def test_float32_stays_float32_end_to_end(opt, activation):
     seen = []
 
     def on_step(epoch, step, net, value):
-        seen.extend(a.dtype for a in net.activations + net.preactivations)
+        seen.extend(a.dtype for a in net.outputs + net.preactivations)
         seen.extend(p.grad.dtype for p in net.parameters())
 
     net = mlp([5, 8, 6, 2], activation, "xavier_normal", rng=np.random.default_rng(0), dtype="float32")
