@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # experiments only write files; never need a screen
 import matplotlib.pyplot as plt  # noqa: E402
@@ -73,14 +74,15 @@ def _data_source(text):
 
 
 def parser(prog, description, *, epochs=None, quick_epochs=None, data=True, dtype=True, jobs=False,
-           seeds=None, quick_seeds=None):
+           seeds=None, quick_seeds=None, dtype_help="floating-point type"):
     """A parser with the options every experiment has: --seed, --quick, --out (and --data, --dtype unless off).
 
     With ``epochs`` it also has --epochs, whose default is ``epochs`` (``quick_epochs`` under --quick); read it
     with ``resolve_epochs(args)``. ``--out`` defaults to figures/, and to figures/quick/ under --quick so that a
     quick run never overwrites the committed figures of the default run. With ``jobs`` it has --jobs (worker
     processes for :func:`parallel_map`, default all cores); with ``seeds`` it has --seeds (runs per setting,
-    default ``seeds``, ``quick_seeds`` under --quick), resolved by :func:`start` like --epochs.
+    default ``seeds``, ``quick_seeds`` under --quick), resolved by :func:`start` like --epochs. ``dtype_help`` says
+    what --dtype applies to, where that is not everything.
     """
     p = Parser(prog=prog, description=description, formatter_class=_HelpFormatter)
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the np.random.Generator behind every random draw")
@@ -93,7 +95,7 @@ def parser(prog, description, *, epochs=None, quick_epochs=None, data=True, dtyp
                        help="MNIST source: auto, openml, bundled or an IDX directory "
                             f"(default: ${npdata.SOURCE_ENV} if set, else auto)")
     if dtype:
-        p.add_argument("--dtype", choices=sorted(_validate.DTYPES), default="float64", help="floating-point type")
+        p.add_argument("--dtype", choices=sorted(_validate.DTYPES), default="float64", help=dtype_help)
     if epochs is not None:
         quick = f" ({quick_epochs} with --quick)" if quick_epochs else ""
         p.add_argument("--epochs", type=positive_int_arg, default=None,
@@ -168,6 +170,29 @@ def load_mnist(args, n_train, n_test, dtype=None):
         raise UsageError(str(exc)) from None
 
 
+def rng_for(seed, part):
+    """An independent Generator for each part of an experiment, all from --seed: parts never shift each other's
+    draws, so adding or changing one leaves the others' numbers as they were."""
+    return np.random.default_rng([seed, part])
+
+
+#: The four weight scales the depth studies compare: label → (npnet init spec, Var(w) as a function of
+#: (fan_in, fan_out)). Too small, too large, and the two that keep the signal's scale (Glorot & Bengio 2010;
+#: He et al. 2015).
+DEPTH_INITS = {
+    "N(0, 0.01²)": (("normal", {"std": 0.01}), lambda fi, fo: 1e-4),
+    "N(0, 1)": (("normal", {"std": 1.0}), lambda fi, fo: 1.0),
+    "Xavier": ("xavier_normal", lambda fi, fo: 2.0 / (fi + fo)),
+    "He": ("he_normal", lambda fi, fo: 2.0 / fi),
+}
+
+
+def print_checks(checks):
+    """One line per claim an experiment checks against its own runs: ``name: confirmed — claim``."""
+    for name, check in checks.items():
+        print(f"{name}: {'confirmed' if check['confirmed'] else 'NOT confirmed'} — {check['claim']}")
+
+
 class Progress:
     """Progress lines on stderr with the elapsed time: ``[  3.2 s] message``."""
 
@@ -182,9 +207,16 @@ class Progress:
 BLAS_THREADS_PER_RUN = 1  # every parallel_map task, at any --jobs: float32 BLAS results depend on the thread count
 
 
-def _one_blas_thread(fn, task):
+def one_blas_thread():
+    """Context: BLAS limited to one thread (``threadpoolctl``, installed with scikit-learn). Used by every
+    ``parallel_map`` task, and around work on small matrices, where two threads on two shared cores wait for each
+    other more than they multiply (measured: 128×128 products 50× slower)."""
     from threadpoolctl import threadpool_limits
-    with threadpool_limits(limits=BLAS_THREADS_PER_RUN):
+    return threadpool_limits(limits=BLAS_THREADS_PER_RUN)
+
+
+def _one_blas_thread(fn, task):
+    with one_blas_thread():
         return fn(task)
 
 

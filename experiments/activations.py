@@ -27,10 +27,9 @@ import npnet
 from npnet import activations, probes
 
 from . import _common as common
-from .gradients import DEPTH_INITS
 
 ACTS = ("tanh", "relu", "sigmoid")
-INITS = {label: spec for label, (spec, _) in DEPTH_INITS.items()}   # same four inits as the gradient study
+INITS = {label: spec for label, (spec, _) in common.DEPTH_INITS.items()}   # same four inits as the gradient study
 DEPTH = 10
 HIST_LAYERS = (1, 4, 7, 10)                # histograms of these hidden layers (1 = next to the input)
 HIST_CASES = (("tanh", "N(0, 0.01²)"), ("tanh", "N(0, 1)"), ("tanh", "Xavier"), ("relu", "Xavier"), ("relu", "He"))
@@ -39,11 +38,6 @@ TRAIN_LR, TRAIN_BATCH = 0.05, 100
 BIAS_SHIFTS = (0.0, 0.25, 0.5, 1.0)        # constant bias, in units of the SD of u = x·w
 TRAINED_RISE = 0.5   # ≈ 6 SD of the rise's spread without any training effect (two draws of the first layer's
                      # init scatter, SD ≈ 0.056 each, at width 100)
-
-
-def rng_for(seed, part):
-    """An independent Generator for each part, all from --seed."""
-    return np.random.default_rng([seed, part])
 
 
 def mean_sq(x):
@@ -127,7 +121,7 @@ def depth_study(X, width, seed, dtype, progress):
 
 def training_study(data, epochs, seed, dtype, probe, progress):
     """Part 3 (a, b): the ratio measured/predicted per layer of a ReLU/He net before and after each SGD epoch."""
-    rng = rng_for(seed, 2)
+    rng = common.rng_for(seed, 2)
     net = npnet.mlp(TRAIN_SIZES, "relu", "he_normal", rng=rng, dtype=dtype)
     per_epoch = [{"epoch": 0, "test_acc": npnet.evaluate(net, data.X_test, data.y_test)["accuracy"],
                   "layers": strip_hist(net_layers(net, probe))}]
@@ -164,7 +158,7 @@ BIAS_WIDTH, BIAS_SEEDS = 2048, 4   # wide layers over a few seeds: the scatter o
 
 def bias_study(X, seed, dtype):
     """Part 3 (c): ReLU's g for z = u + β·SD(u), He layers of BIAS_WIDTH units on the batch X, mean over seeds."""
-    rng = rng_for(seed, 3)
+    rng = common.rng_for(seed, 3)
     us = []
     for _ in range(BIAS_SEEDS):
         net = npnet.mlp([X.shape[1], BIAS_WIDTH, 10], "relu", "he_normal", rng=rng, dtype=dtype)
@@ -189,7 +183,7 @@ def width_study(X, widths, n_seeds, depth, seed, dtype):
     expectations (ratio 1, g 1/2: checked with arithmetic means over seeds and layers); one net scatters around
     them by ~1/√width.
     """
-    seeds = [int(s) for s in rng_for(seed, 4).integers(2**32, size=n_seeds)]
+    seeds = [int(s) for s in common.rng_for(seed, 4).integers(2**32, size=n_seeds)]
     out = []
     for width in widths:
         ratios, gs = [], []
@@ -416,8 +410,7 @@ def main(argv=None):
     print(common.format_table(["activation", "init", "RMS z L1", f"L{DEPTH // 2}", f"L{DEPTH}", "g L10",
                                "input share L10", "max |ratio−1|", "verdict"], table))
     print()
-    for name, check in checks.items():
-        print(f"{name}: {'confirmed' if check['confirmed'] else 'NOT confirmed'} — {check['claim']}")
+    common.print_checks(checks)
 
     plot_depth(depth, width, out / "activation_depth.png")
     plot_histograms(depth, out / "activation_histograms.png")

@@ -351,8 +351,10 @@ def main(argv=None):
     ax.invert_yaxis()
     common.save_figure(fig, out / "bench.png")
     common.write_json(out / "bench.json", {
-        "experiment": "bench", "data": split.info, "quick": args.quick, "rounds": rounds, "sizes": SIZES,
-        "batch_size": BATCH, "n_samples": n, "numpy": np.__version__, "blas": threads,
+        "experiment": "bench", "data": split.info,
+        "config": {"seed": args.seed, "quick": args.quick, "rounds": rounds, "sizes": SIZES, "batch_size": BATCH,
+                   "lr": LR, "n_samples": n},
+        "numpy": np.__version__, "blas": threads,
         "cpu_count": os.cpu_count(), "torch": torch_info, "seconds": times, "median_seconds": median,
         "ratios": ratios, "peak_memory_bytes_per_epoch": peaks, "scaling": scale,
     })

@@ -334,8 +334,7 @@ def main(argv=None):
     print(common.format_table(["init", "activation", "mode", "dtype", "final acc", "final sym_fc1",
                                "distinct units", "params changed"], summary_rows(records)))
     print()
-    for name, check in checks.items():
-        print(f"{name}: {'confirmed' if check['confirmed'] else 'NOT confirmed'} — {check['claim']}")
+    common.print_checks(checks)
     zf = checks["zero_first_layer"]["per_activation"]
     print("zero first layer, verdict per activation: "
           + ", ".join(f"{a}: {v['verdict']} (acc {v['final_test_acc']:.3f})" for a, v in zf.items()))

@@ -6,7 +6,7 @@ Dense(784→100) → sigmoid → Dense(100→10); the last Dense outputs logits 
 import numpy as np
 
 from . import _validate, activations
-from .layers import Activation, Dense, Param
+from .layers import Activation, Dense, Param  # noqa: F401  (Param: the type parameters() returns)
 
 
 class Network:

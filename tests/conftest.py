@@ -1,7 +1,11 @@
-"""Shared test settings: hypothesis without deadlines (the machines are shared and noisy), Agg plots."""
+"""Shared test settings: hypothesis without deadlines (the machines are shared and noisy), Agg plots; the
+experiments' --quick runs, one per session."""
+import importlib
+import json
 import os
 
 import matplotlib
+import pytest
 from hypothesis import settings
 
 matplotlib.use("Agg")
@@ -10,3 +14,30 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 settings.register_profile("npnet", deadline=None, max_examples=25, derandomize=True)   # same draws every run
 settings.register_profile("explore", deadline=None, max_examples=200, derandomize=False)  # HYPOTHESIS_PROFILE=explore
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "npnet"))
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory):
+    """``quick_run(name)`` → (output directory, parsed JSON) of ``python -m experiments.<name> --quick``.
+
+    Each experiment's quick run is the slowest thing its tests do, so it runs once per session and every test that
+    looks at its outputs shares it. It runs without --out from a fresh working directory, so the outputs land in
+    the default figures/quick/ (the tests check that a quick run never writes figures/ itself).
+    """
+    runs = {}
+
+    def run(name, *argv):
+        if name not in runs:
+            module = importlib.import_module(f"experiments.{name}")
+            cwd = tmp_path_factory.mktemp(f"quick-{name}")
+            previous = os.getcwd()
+            os.chdir(cwd)
+            try:
+                assert module.main(["--quick", *argv]) is None
+            finally:
+                os.chdir(previous)
+            out = cwd / "figures" / "quick"
+            runs[name] = out, json.loads((out / f"{name}.json").read_text())
+        return runs[name]
+
+    return run

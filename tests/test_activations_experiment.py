@@ -1,7 +1,5 @@
 """experiments.activations: the variance argument's pieces on their own, a quick run end to end, its command line."""
-import json
 import math
-import os
 import subprocess
 import sys
 
@@ -9,6 +7,7 @@ import numpy as np
 import pytest
 
 import npnet
+from experiments import _common as common
 from experiments import activations as exp
 from npnet import data as npdata
 
@@ -125,14 +124,11 @@ def test_relu_he_keeps_half_and_the_prediction_in_expectation(probe):
     assert study["rows"][1]["sd_log_ratio"] < study["rows"][0]["sd_log_ratio"]   # wider → less scatter
 
 
-def test_quick_run_writes_figures_and_json(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)           # --quick without --out writes figures/quick/, never figures/
-    assert exp.main(["--quick", "--data", "bundled"]) is None
-    assert not (tmp_path / "figures" / "activations.json").exists()
-    out = tmp_path / "figures" / "quick"
+def test_quick_run_writes_figures_and_json(quick_run):
+    out, result = quick_run("activations", "--data", "bundled")
+    assert not (out.parent / "activations.json").exists()     # --quick without --out writes figures/quick/ only
     for name in ("activation_depth.png", "activation_histograms.png", "variance_argument.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    result = json.loads((out / "activations.json").read_text())
     assert result["data"]["dataset"] == "mnist" and result["data"]["source"]
     assert len(result["depth"]) == len(exp.ACTS) * len(exp.INITS)
     assert all(len(r["layers"]) == exp.DEPTH for r in result["depth"])
@@ -143,19 +139,25 @@ def test_quick_run_writes_figures_and_json(tmp_path, monkeypatch):
     assert not list(out.glob(".*.tmp"))
 
 
-def test_same_seed_same_json(tmp_path):
-    for name in ("a", "b"):
-        assert exp.main(["--quick", "--data", "bundled", "--out", str(tmp_path / name)]) is None
-    assert (tmp_path / "a" / "activations.json").read_bytes() == (tmp_path / "b" / "activations.json").read_bytes()
+@pytest.mark.slow   # a second whole quick run (≈ 15–60 s on a shared machine): `pytest -m slow`
+def test_same_seed_same_json(tmp_path, quick_run):
+    out, _ = quick_run("activations", "--data", "bundled")
+    assert exp.main(["--quick", "--data", "bundled", "--out", str(tmp_path)]) is None
+    assert (tmp_path / "activations.json").read_bytes() == (out / "activations.json").read_bytes()
 
 
 @pytest.mark.parametrize("argv", [["--epochs", "0"], ["--dtype", "float16"], ["--seed", "-1"], ["--bogus"],
                                   ["--data", "/no/such/dir"]])
-def test_bad_arguments_exit_2_with_one_line(tmp_path, argv):
-    proc = subprocess.run([sys.executable, "-m", "experiments.activations", "--out", str(tmp_path), *argv],
-                          capture_output=True, text=True, timeout=120, env=dict(os.environ))
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
-    assert proc.stderr.startswith("experiments.activations: error:")
+def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, capsys):
+    assert common.run(exp.main, "experiments.activations", ["--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("experiments.activations: error:")
+    assert not list(tmp_path.iterdir())
+
+
+def test_command_line_bad_argument_is_one_line_and_exit_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "experiments.activations", "--out", str(tmp_path), "--seed", "-1"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("experiments.activations: error:")
     assert not list(tmp_path.iterdir())

@@ -22,6 +22,7 @@ def test_quick_bench_writes_json_and_figure(tmp_path):
                                                         and "torch" not in t[2]}
     assert set(result["peak_memory_bytes_per_epoch"]) == {"float64", "float32"}
     assert result["scaling"] and result["blas"]
+    assert result["config"]["quick"] is True and result["config"]["sizes"] == bench.SIZES
 
 
 def test_gemm_floor_does_the_products_of_a_training_step():

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import npnet
+from experiments import _common as common
 from experiments import gradients
 from npnet import activations, gradcheck, losses
 
@@ -230,15 +231,8 @@ def test_relu_all_zero_net_only_the_output_bias_gets_gradient():
 
 
 # ---------------------------------------------------------------- the experiment
-@pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gradients")
-    assert gradients.main(["--quick", "--out", str(out), "--seed", "0"]) is None
-    return out, json.loads((out / "gradients.json").read_text())
-
-
 def test_quick_run_writes_figures_and_json(quick_run):
-    out, result = quick_run
+    out, result = quick_run("gradients")
     for name in ("gradcheck_step_size.png", "activation_derivatives.png", "gradient_norms.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob(".*.tmp"))
@@ -247,7 +241,7 @@ def test_quick_run_writes_figures_and_json(quick_run):
 
 
 def test_quick_run_numbers(quick_run):
-    _, result = quick_run
+    _, result = quick_run("gradients")
     table = result["check_table"]
     assert {r["kind"] for r in table} == {"layer", "activation", "loss", "net"}
     assert all(r["float64"]["passed"] and r["float64"]["max_rel_error"] < 1e-7 for r in table)
@@ -274,14 +268,20 @@ def test_quick_run_numbers(quick_run):
 
 
 @pytest.mark.parametrize("argv", [["--bogus"], ["--seed", "x"], ["--dtype", "float16"], ["--out", "FILE"]])
-def test_bad_arguments_exit_2_with_one_line(tmp_path, argv):
+def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, capsys):
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("")
     argv = [str(blocker) if a == "FILE" else a for a in argv]
+    assert common.run(gradients.main, "experiments.gradients", ["--quick", "--out", str(tmp_path / "out"), *argv]) == 2
+    captured = capsys.readouterr()
+    assert len(captured.err.strip().splitlines()) == 1 and captured.err.startswith("experiments.gradients: error:")
+    assert captured.out == ""
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_command_line_bad_argument_is_one_line_and_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "experiments.gradients", "--quick", "--out", str(tmp_path / "out"),
-                           *argv], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
-    assert proc.stdout == ""
+                           "--dtype", "float16"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stdout == ""
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("experiments.gradients: error:")
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())

@@ -1,6 +1,4 @@
 """experiments.symmetry: the mechanisms it claims, checked on real (bundled) MNIST, and its command line."""
-import json
-import os
 import subprocess
 import sys
 
@@ -69,15 +67,12 @@ def test_zero_first_layer_verdict(mnist, act_label, learns):
     assert (series["distinct_units"][-1] > 1) == learns
 
 
-def test_quick_run_writes_figures_and_json(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)           # --quick without --out writes figures/quick/, never figures/
-    assert symmetry.main(["--quick", "--data", "bundled"]) is None
-    assert not (tmp_path / "figures" / "symmetry.json").exists()
-    tmp_path = tmp_path / "figures" / "quick"
+def test_quick_run_writes_figures_and_json(quick_run):
+    tmp_path, result = quick_run("symmetry", "--data", "bundled")
+    assert not (tmp_path.parent / "symmetry.json").exists()   # --quick without --out writes figures/quick/ only
     for name in ("symmetry_test_accuracy.png", "symmetry_fc1.png", "symmetry_hidden_variance.png",
                  "symmetry_perturbation.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    result = json.loads((tmp_path / "symmetry.json").read_text())
     assert result["data"]["dataset"] == "mnist" and result["data"]["source"]
     for run in result["runs"]:
         assert {"init", "activation", "mode", "dtype", "test_acc", "sym_fc1", "hidden_var",
@@ -94,13 +89,21 @@ def test_quick_run_writes_figures_and_json(tmp_path, monkeypatch):
     (["--data", "/no/such/dir"], {}), (["--seed", "-1"], {}), (["--seed", str(2**32)], {}),
     ([], {"NPNET_DATA": "bogus"}),
 ])
-def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, env):
-    proc = subprocess.run([sys.executable, "-m", "experiments.symmetry", "--out", str(tmp_path), *argv],
-                          capture_output=True, text=True, timeout=120, env={**os.environ, **env})
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("experiments.symmetry: error:")
-    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())
+def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, env, monkeypatch, capsys):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert common.run(symmetry.main, "experiments.symmetry", ["--out", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("experiments.symmetry: error:")
+    assert not list(tmp_path.iterdir())
+
+
+def test_command_line_bad_argument_is_one_line_and_exit_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "experiments.symmetry", "--out", str(tmp_path), "--epochs", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith("experiments.symmetry: error:") and not list(tmp_path.iterdir())
 
 
 def test_unwritable_out_directory_is_a_usage_error(tmp_path):
