@@ -1,11 +1,13 @@
 """npnet: a small, pure-NumPy neural-network library for learning backprop and weight initialization.
 
+Start reading at ``reference``: backprop as plain functions, the formulas the layers compute.
+
 Modules, one concept each: ``activations``, ``layers`` (Dense, Activation), ``losses``, ``init``, ``network``
 (Network, mlp), ``optim`` (SGD, Adam), ``training`` (train, evaluate), ``gradcheck``, ``probes``, ``meanfield``
 (signal-propagation theory), ``products`` (the "blas" / "exact" matrix-product backends) and ``data`` (MNIST
-loaders).
+loaders, a package: ``idx``, ``local``, ``openml``, ``loaders``).
 """
-from . import activations, data, gradcheck, init, losses, meanfield, optim, probes, products
+from . import activations, data, gradcheck, init, losses, meanfield, optim, probes, products, reference
 from .layers import Activation, Dense
 from .losses import MSE, SoftmaxCrossEntropy
 from .network import Network, mlp

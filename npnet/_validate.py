@@ -12,19 +12,19 @@ DTYPES = {"float64": np.float64, "float32": np.float32}
 
 def positive_int(name, value):
     """Return ``value`` as an int if it is an integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= 1, got {value!r} ({type(value).__name__})")
-    if value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value}")
-    return int(value)
+    return _int_at_least(name, value, 1)
 
 
 def nonnegative_int(name, value):
     """Return ``value`` as an int if it is an integer >= 0 (a seed, a count that may be zero)."""
+    return _int_at_least(name, value, 0)
+
+
+def _int_at_least(name, value, low):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= 0, got {value!r} ({type(value).__name__})")
-    if value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value}")
+        raise TypeError(f"{name} must be an integer >= {low}, got {value!r} ({type(value).__name__})")
+    if value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value}")
     return int(value)
 
 

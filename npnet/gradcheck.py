@@ -2,6 +2,11 @@
 
 The analytic gradient g from backprop is compared, entry by entry, with a difference quotient n.
 
+  ``check(net, X, y)``            a whole network → ``Report``: one ``ParamReport`` per parameter, ``.passed``,
+                                  ``.rel_errors`` ({name: max relative error}), ``str(report)`` a readable table
+  ``check_layer``, ``check_loss`` one layer's or loss's backward → ``compare``'s dict (per input for a layer)
+  ``numerical_gradient``          the difference quotient of any f() with respect to an array
+
 Stencils (``order``):
   order 2:  n = (f(θ+h) − f(θ−h)) / 2h                                    truncation error O(h²)
   order 4:  n = (−f(θ+2h) + 8f(θ+h) − 8f(θ−h) + f(θ−2h)) / 12h            truncation error O(h⁴)
@@ -287,7 +292,7 @@ def check(net, X, y, loss="softmax_cross_entropy", *, h=None, order=4, atol=None
         one-sided differences' truncation estimate) of [min(L, R), max(L, R)]
     precision : "float64" (default) checks a float32 network on a float64 copy, warning ``PrecisionWarning``, and
         leaves ``net`` untouched; "native" checks in the network's own dtype
-    kinks : "subgradient" (default) resolves kink-crossing coordinates as the module docstring says; "skip" leaves
+    kinks : "subgradient" (default) resolves kink-crossing coordinates (docs/BACKPROP.md §4.1); "skip" leaves
         them out (counting them); "ignore" compares them like any other coordinate (what a naive checker does)
     n_worst : how many worst coordinates each ``ParamReport`` lists
 

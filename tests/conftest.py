@@ -3,6 +3,8 @@ experiments' --quick runs, one per session."""
 import importlib
 import json
 import os
+import subprocess
+import sys
 
 import matplotlib
 import pytest
@@ -41,3 +43,29 @@ def quick_run(tmp_path_factory):
         return runs[name]
 
     return run
+
+
+
+def assert_usage_error(name, argv, out, capsys):
+    """``experiments.<name>.main(argv)``, run as ``python -m`` runs it, exits 2 with one stderr line, no stdout, and
+    writes nothing into ``out``. In-process: an interpreter start per bad argument would cost seconds."""
+    from experiments import _common as common
+    module = importlib.import_module(f"experiments.{name}")
+    code = common.run(module.main, f"experiments.{name}", argv)
+    captured = capsys.readouterr()
+    _check_usage_error(name, code, captured.out, captured.err, out)
+
+
+def assert_cli_usage_error(name, argv, out):
+    """The same through a real ``python -m experiments.<name>`` command line (one per experiment), which also shows
+    that no traceback reaches the user."""
+    proc = subprocess.run([sys.executable, "-m", f"experiments.{name}", *argv], capture_output=True, text=True,
+                          timeout=120)
+    assert "Traceback" not in proc.stderr
+    _check_usage_error(name, proc.returncode, proc.stdout, proc.stderr, out)
+
+
+def _check_usage_error(name, code, stdout, stderr, out):
+    assert code == 2 and stdout == ""
+    assert len(stderr.strip().splitlines()) == 1 and stderr.startswith(f"experiments.{name}: error:"), stderr
+    assert not out.exists() or not list(out.iterdir())

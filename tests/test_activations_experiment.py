@@ -1,13 +1,12 @@
 """experiments.activations: the variance argument's pieces on their own, a quick run end to end, its command line."""
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import npnet
-from experiments import _common as common
+from conftest import assert_cli_usage_error, assert_usage_error
+
 from experiments import activations as exp
 from npnet import data as npdata
 
@@ -149,15 +148,8 @@ def test_same_seed_same_json(tmp_path, quick_run):
 @pytest.mark.parametrize("argv", [["--epochs", "0"], ["--dtype", "float16"], ["--seed", "-1"], ["--bogus"],
                                   ["--data", "/no/such/dir"]])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, capsys):
-    assert common.run(exp.main, "experiments.activations", ["--out", str(tmp_path), *argv]) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and err.startswith("experiments.activations: error:")
-    assert not list(tmp_path.iterdir())
+    assert_usage_error("activations", ["--out", str(tmp_path), *argv], tmp_path, capsys)
 
 
 def test_command_line_bad_argument_is_one_line_and_exit_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "experiments.activations", "--out", str(tmp_path), "--seed", "-1"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("experiments.activations: error:")
-    assert not list(tmp_path.iterdir())
+    assert_cli_usage_error("activations", ["--out", str(tmp_path), "--seed", "-1"], tmp_path)

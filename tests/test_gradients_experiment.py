@@ -4,15 +4,14 @@ The experiment and these tests use the same code: ``npnet.gradcheck`` and the ex
 (``near_kink_net``, ``KinkBugReLU``, ``relu_all_zero``).
 """
 import json
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import pytest
 
 import npnet
-from experiments import _common as common
+from conftest import assert_cli_usage_error, assert_usage_error
+
 from experiments import gradients
 from npnet import activations, gradcheck, losses
 
@@ -272,16 +271,9 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, capsys):
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("")
     argv = [str(blocker) if a == "FILE" else a for a in argv]
-    assert common.run(gradients.main, "experiments.gradients", ["--quick", "--out", str(tmp_path / "out"), *argv]) == 2
-    captured = capsys.readouterr()
-    assert len(captured.err.strip().splitlines()) == 1 and captured.err.startswith("experiments.gradients: error:")
-    assert captured.out == ""
-    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    assert_usage_error("gradients", ["--quick", "--out", str(tmp_path / "out"), *argv], tmp_path / "out", capsys)
 
 
 def test_command_line_bad_argument_is_one_line_and_exit_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "experiments.gradients", "--quick", "--out", str(tmp_path / "out"),
-                           "--dtype", "float16"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stdout == ""
-    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("experiments.gradients: error:")
-    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    out = tmp_path / "out"
+    assert_cli_usage_error("gradients", ["--quick", "--out", str(out), "--dtype", "float16"], out)

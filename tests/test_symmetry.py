@@ -1,9 +1,9 @@
 """experiments.symmetry: the mechanisms it claims, checked on real (bundled) MNIST, and its command line."""
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+
+from conftest import assert_cli_usage_error, assert_usage_error
 
 from experiments import _common as common
 from experiments import symmetry
@@ -92,18 +92,11 @@ def test_quick_run_writes_figures_and_json(quick_run):
 def test_bad_arguments_exit_2_with_one_line(tmp_path, argv, env, monkeypatch, capsys):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert common.run(symmetry.main, "experiments.symmetry", ["--out", str(tmp_path), *argv]) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and err.startswith("experiments.symmetry: error:")
-    assert not list(tmp_path.iterdir())
+    assert_usage_error("symmetry", ["--out", str(tmp_path), *argv], tmp_path, capsys)
 
 
 def test_command_line_bad_argument_is_one_line_and_exit_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "experiments.symmetry", "--out", str(tmp_path), "--epochs", "0"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
-    assert proc.stderr.startswith("experiments.symmetry: error:") and not list(tmp_path.iterdir())
+    assert_cli_usage_error("symmetry", ["--out", str(tmp_path), "--epochs", "0"], tmp_path)
 
 
 def test_unwritable_out_directory_is_a_usage_error(tmp_path):

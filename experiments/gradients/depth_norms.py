@@ -8,6 +8,7 @@ from npnet import activations, gradcheck
 from .. import _common as common
 from .checks import ACTS
 
+
 # ---------------------------------------------------------------- 4. activation derivatives
 def activation_derivatives():
     z = np.linspace(-6, 6, 1201)

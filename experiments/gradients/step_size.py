@@ -9,6 +9,7 @@ from npnet import gradcheck
 from .. import _common as common
 from .checks import CS231N_THRESHOLD, backprop
 
+
 # ---------------------------------------------------------------- 2. error vs step size
 def step_size_study(rng, quick):
     """Relative error ‖n − g‖/‖g‖ over sampled coordinates of a smooth tanh net, for each scheme and step h."""
