@@ -11,11 +11,9 @@ import numpy as np
 SOURCE_ENV = "NPNET_DATA"
 FASHION_SOURCE_ENV = "NPNET_FASHION_DATA"
 
-
 IMAGE_SHAPE = (28, 28)
 N_PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
 N_CLASSES = 10
-
 
 # sha256 of the decoded t10k label arrays of the published data sets. Both test sets hold 10,000
 # labels, so a directory of one data set handed to the other loader is recognised and refused.
@@ -43,12 +41,14 @@ class Spec:
 
 
 MNIST = Spec(key="mnist", label="MNIST", loader="load_mnist", env_var=SOURCE_ENV,
-               openml_name="mnist_784", openml_version=1, data_id=554,
-               t10k_labels_sha256=_MNIST_T10K_LABELS_SHA256, bundled=True)
+             openml_name="mnist_784", openml_version=1, data_id=554,
+             t10k_labels_sha256=_MNIST_T10K_LABELS_SHA256, bundled=True)
 FASHION = Spec(key="fashion-mnist", label="Fashion-MNIST", loader="load_fashion_mnist",
-                 env_var=FASHION_SOURCE_ENV, openml_name="Fashion-MNIST", openml_version=1,
-                 data_id=40996, t10k_labels_sha256=_FASHION_T10K_LABELS_SHA256, bundled=False)
+               env_var=FASHION_SOURCE_ENV, openml_name="Fashion-MNIST", openml_version=1,
+               data_id=40996, t10k_labels_sha256=_FASHION_T10K_LABELS_SHA256, bundled=False)
 SPECS = {spec.key: spec for spec in (MNIST, FASHION)}
+
+
 @dataclass
 class Pool:
     """Decoded images ``(N, 784)`` uint8 and labels ``(N,)`` uint8 of one source.

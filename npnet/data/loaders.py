@@ -64,7 +64,6 @@ class DataSplit(tuple):
                 f"X_train={self[0].shape} {self[0].dtype}, X_test={self[2].shape} {self[2].dtype})")
 
 
-
 def _auto_pool(spec: Spec, home: Path, fallbacks: list) -> Pool:
     """cache → openml → bundled (MNIST) or the Debian directory (Fashion-MNIST) → DataError."""
     cached = openml.read_cache(spec, home)
@@ -87,8 +86,7 @@ def _auto_pool(spec: Spec, home: Path, fallbacks: list) -> Pool:
         f"Debian's dataset-fashion-mnist, or pass source=<IDX directory> / set ${spec.env_var}")
 
 
-# --------------------------------------------------------------------------------------------------
-# Arguments
+# ---- arguments ------------------------------------------------------------------------------------
 
 def _spec_for(dataset: str) -> Spec:
     if dataset not in SPECS:

@@ -16,7 +16,6 @@ BUNDLED_DIR = _REPO_ROOT / "data"
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
-
 def refuse_other_dataset(y_test: np.ndarray, spec: Spec, where: str) -> None:
     """Raise if ``y_test`` is the published test set of the *other* data set."""
     digest = hashlib.sha256(np.ascontiguousarray(y_test, dtype=np.uint8)).hexdigest()

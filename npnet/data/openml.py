@@ -30,10 +30,7 @@ HOST = "www.openml.org"
 PROBE_DEADLINE = 3.0
 # Once the probe got through, the network works; this only stops a stalled download waiting forever.
 SOCKET_TIMEOUT = 10.0
-
-
-_CACHE_FORMAT = "npnet-cache-v1"
-
+_CACHE_FORMAT = "npnet-cache-v1"   # written into every cache file and its digest
 
 
 def description(spec: Spec) -> str:
