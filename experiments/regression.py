@@ -28,7 +28,7 @@ from npnet.regression import train_full_batch
 
 from . import _common as common
 
-N, QUICK_N = 10_000, 2_000
+N, QUICK_N = 10_000, 1_000
 EPOCHS = 100
 LR_LINEAR, LR_MLP = 0.1, 0.01
 HIDDEN = 10
