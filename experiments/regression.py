@@ -94,7 +94,7 @@ def student(kind, init_label, seed):
     sizes = [3, 1] if kind == "linear" else [3, HIDDEN, 1]
     rng = np.random.default_rng([seed, 3, list(INITS).index(init_label)])
     return npnet.mlp(sizes, "tanh", INITS[init_label][0], "zeros", rng=rng,
-                     matmul="exact" if init_label in SYMMETRIC_INITS else "blas")
+                     products="exact" if init_label in SYMMETRIC_INITS else "blas")
 
 
 def changed_parameters(before, net):
@@ -141,7 +141,7 @@ def run_cell(task):
             mse = train_full_batch(net, X, y, optimizer=npnet.SGD(net, lr=lr), epochs=epochs)
             records.append({"teacher": teacher, "student": "linear 3-1" if kind == "linear" else "3-10-1 tanh",
                             "init": init_label, "init_formula": INITS[init_label][1], "lr": lr, "seed": seed,
-                            "matmul": net.matmul,
+                            "products": net.products.name,
                             "mse": mse, "final_mse": mse[-1],
                             "mechanism": mechanism_checks(kind, init_label, before, net, y, lr, epochs)})
     return records
@@ -636,7 +636,7 @@ def main(argv=None):
         "experiment": "regression",
         "config": {"n": n, "epochs": args.epochs, "lr_linear": LR_LINEAR, "lr_mlp": LR_MLP, "seeds": seeds,
                    "draws": draws, "quick": args.quick, "dtype": "float64",
-                   "matmul": f"exact for {', '.join(SYMMETRIC_INITS)}, blas otherwise",
+                   "products": f"exact for {', '.join(SYMMETRIC_INITS)}, blas otherwise",
                    "loss_recorded": "MSE of the forward pass before each step (the study's loss.item()); per-epoch "
                                     "curves to 6 significant digits, final_mse in full",
                    "inits": {k: v[1] for k, v in INITS.items()}},
