@@ -1,6 +1,6 @@
 """Three published depth studies reproduced with their own settings, figures and numbers, and mean-field theory on them.
 
-Run:  python -m experiments.depth                          (every study, ~1 min on 2 cores)
+Run:  python -m experiments.depth                          (every study: ~45 s of CPU, --jobs spreads it)
       python -m experiments.depth --study relu-spread      (one study; --study repeats)
       python -m experiments.depth --quick                  (seconds; same files, to figures/quick/)
 
@@ -23,6 +23,7 @@ W (out, in) and z = x·Wᵀ (the CS231n code's X·W with W (in, out) is the same
 seed all inits share one draw of standard normals, scaled per init (common random numbers): they differ only by
 what is compared. Results are identical at any --jobs (one BLAS thread per seed, float64).
 """
+import json
 import math
 
 import numpy as np
@@ -99,8 +100,8 @@ def forward(x, weights, scales, f, hist_at=(), hist_range=None, bins=30):
             if layer in hist_at:
                 hists[layer] = {}
                 for key, v in (("z", z), ("a", a)):
-                    rng = hist_range or (-4 * math.sqrt(mean_sq(v)) or -1.0, 4 * math.sqrt(mean_sq(v)) or 1.0)
-                    counts, edges = np.histogram(v, bins=bins, range=rng)
+                    lim = hist_range or (-4 * math.sqrt(mean_sq(v)) or -1.0, 4 * math.sqrt(mean_sq(v)) or 1.0)
+                    counts, edges = np.histogram(v, bins=bins, range=lim)
                     hists[layer][key] = {"counts": counts.tolist(), "edges": edges.tolist()}
             x = a
     return rows, hists
@@ -179,9 +180,9 @@ def init_bench(X, seeds, jobs, progress):
                                 for k in ("Ez2", "Ea2", "mean_a", "std_a", "input_share_a")},
             "sd_over_seeds": {"Ez2": sd_ez2.tolist()},
             "theory": theory_rows(q, "sigmoid"), "Ez2_measured_over_theory": versus_theory(mean_ez2, q)}
-        progress(f"init-bench: {label:18s} std of a by layer "
-                 + " ".join(f"{v:.3f}" for v in res["inits"][label]["mean_over_seeds"]["std_a"])
-                 + ", input share " + " ".join(f"{v:.2g}" for v in res["inits"][label]["mean_over_seeds"]["input_share_a"]))
+        means = res["inits"][label]["mean_over_seeds"]
+        progress(f"init-bench: {label:18s} std of a by layer " + " ".join(f"{v:.3f}" for v in means["std_a"])
+                 + ", input share " + " ".join(f"{v:.2g}" for v in means["input_share_a"]))
     res["verdict"] = init_bench_verdict(res["inits"])
     return res
 
@@ -221,10 +222,10 @@ def plot_init_bench(res, path):
         ax.set_xticks(layers)
         ax.set_title("E[z²] per layer" if i == 0 else "", fontsize=9)
         ax.legend(fontsize=7)
-    fig.suptitle(f"init-bench figure 4 reproduced: {res['settings']['images']} MNIST images, {IB_LAYERS} sigmoid layers of "
-                 f"{IB_WIDTH} (width assumed), no bias. 'input share' = part of each histogram's variance that varies "
-                 "with the image\n(the rest is spread between units, each nearly constant): Xavier's spread is not "
-                 f"information. Right: E[z²] (mean of {len(res['settings']['seeds'])} seeds) and the mean-field line",
+    fig.suptitle(f"init-bench figure 4 reproduced: {res['settings']['images']} MNIST images, {IB_LAYERS} sigmoid "
+                 f"layers of {IB_WIDTH} (width assumed), no bias. 'input share' = part of each histogram's variance "
+                 "that varies with the image\n(the rest is spread between units, each nearly constant): Xavier's "
+                 f"spread is not information. Right: E[z²] (mean of {len(res['settings']['seeds'])} seeds) and the mean-field line",
                  fontsize=9)
     fig.subplots_adjust(left=0.04, right=0.99, top=0.88, bottom=0.04, hspace=0.25, wspace=0.12)
     common.save_figure(fig, path)
@@ -525,7 +526,8 @@ def matrix_product(seed, draws, k_max=100, n=4):
     slope = float(np.polyfit(ks[10:], mean[10:], 1)[0])
     pub_log = float(np.log(np.linalg.norm(MP_PUBLISHED)))
     return {"n": n, "k_max": k_max, "draws": draws, "first_draw": first_draw,
-            "first_draw_norm": float(math.exp(acc[0])), "first_draw_max_abs_entry": float(np.abs(first_draw["product"]).max()),
+            "first_draw_norm": float(math.exp(acc[0])),
+            "first_draw_max_abs_entry": float(np.abs(first_draw["product"]).max()),
             "published_norm": float(math.exp(pub_log)), "published_max_abs_entry": 4.5788e25,
             "published_percentile": float(np.mean(log_norm[:, -1] < pub_log) * 100),
             "lyapunov_top": lam, "lyapunov_scaled_1_over_sqrt_n": lam - 0.5 * math.log(n),
@@ -602,9 +604,11 @@ def plot_matrix_product(mp, path):
     ax.plot(ks, (offset + lam * ks) / math.log(10), "k--",
             label=f"top Lyapunov exponent λ₁ = ½(ln 2 + ψ(2)) = {lam:.4f} per matrix")
     ax.plot(ks, (offset + mp["lyapunov_scaled_1_over_sqrt_n"] * ks) / math.log(10), "k:",
-            label=f"each M scaled by 1/√4 (mean square preserved): λ₁ − ½ln 4 = {mp['lyapunov_scaled_1_over_sqrt_n']:.3f}")
+            label="each M scaled by 1/√4 (mean square preserved): λ₁ − ½ln 4 = "
+                  f"{mp['lyapunov_scaled_1_over_sqrt_n']:.3f}")
     ax.plot([mp["k_max"]], [math.log10(mp["published_norm"])], "r*", markersize=12,
-            label=f"published (cs231n-notes): ‖P‖ = {mp['published_norm']:.2g}, percentile {mp['published_percentile']:.0f}")
+            label=f"published (cs231n-notes): ‖P‖ = {mp['published_norm']:.2g}, "
+                  f"percentile {mp['published_percentile']:.0f}")
     ax.set_xlabel("k: matrices multiplied onto the first")
     ax.set_ylabel("log₁₀ ‖M₀·M₁·…·M_k‖_F")
     ax.grid(True, alpha=0.3)
@@ -690,7 +694,8 @@ def gains(width, batch, depth, nets, more_q, seed, jobs, progress):
         m = rows[name]
         progress(f"gains: {name:10s} table {table:.4f}  measured at q=1 {m['measured']['1.0']:.4f} ± "
                  f"{m['measured_sd_over_nets']['1.0'] or 0:.4f}  mean field {m['mean_field']['1.0']:.4f}")
-    return {"settings": {"width": width, "batch": batch, "layers": depth, "nets": nets, "seeds": [seed + i for i in range(nets)],
+    return {"settings": {"width": width, "batch": batch, "layers": depth, "nets": nets,
+                         "seeds": [seed + i for i in range(nets)],
                          "q_measured": sorted({q for _, q in cases}), "leaky_relu_slope": 0.01,
                          "selu_alpha_scale": [SELU_ALPHA, SELU_SCALE],
                          "method": f"N(0, q) pre-activations (batch × width) fed to {depth} × (f, Dense width→width, "
@@ -737,12 +742,12 @@ def settings(quick):
         return {"ib_images": 300, "rs_n": 100, "rs_width": 512, "rs_depth": 20, "cs_n": 100, "cs_width": 500,
                 "cs_depth": 10, "mp_draws": 500, "g_width": 256, "g_batch": 8, "g_depth": 50, "g_nets": 2, "g_q": ()}
     return {"ib_images": 1000, "rs_n": 1000, "rs_width": 512, "rs_depth": 20, "cs_n": 1000, "cs_width": 500,
-            "cs_depth": 10, "mp_draws": 4000, "g_width": 512, "g_batch": 16, "g_depth": 50, "g_nets": 4, "g_q": GAIN_Q_MORE}
+            "cs_depth": 10, "mp_draws": 4000, "g_width": 512, "g_batch": 16, "g_depth": 50, "g_nets": 4,
+            "g_q": GAIN_Q_MORE}
 
 
 def merged(path, results):
     """``results`` over what an earlier run left in ``path``: running one study keeps the others' numbers."""
-    import json
     try:
         old = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -784,7 +789,8 @@ def main(argv=None):
         res = cs231n(cfg["cs_n"], cfg["cs_width"], cfg["cs_depth"], seeds, args.jobs, progress)
         res["matrix_product"] = matrix_product(args.seed, cfg["mp_draws"])
         mp = res["matrix_product"]
-        progress(f"cs231n-notes: product of 101 4×4 N(0,1) matrices, seed {args.seed}: ‖P‖ = {mp['first_draw_norm']:.3g}"
+        progress(f"cs231n-notes: product of 101 4×4 N(0,1) matrices, seed {args.seed}: "
+                 f"‖P‖ = {mp['first_draw_norm']:.3g}"
                  f" (published {mp['published_norm']:.3g}, percentile {mp['published_percentile']:.0f} of ours); "
                  f"slope {mp['measured_slope']:.4f} vs λ₁ {mp['lyapunov_top']:.4f}")
         results["cs231n-notes"] = {**common_cfg, **res}
