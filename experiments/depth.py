@@ -225,7 +225,8 @@ def plot_init_bench(res, path):
     fig.suptitle(f"init-bench figure 4 reproduced: {res['settings']['images']} MNIST images, {IB_LAYERS} sigmoid "
                  f"layers of {IB_WIDTH} (width assumed), no bias. 'input share' = part of each histogram's variance "
                  "that varies with the image\n(the rest is spread between units, each nearly constant): Xavier's "
-                 f"spread is not information. Right: E[z²] (mean of {len(res['settings']['seeds'])} seeds) and the mean-field line",
+                 f"spread is not information. Right: E[z²] (mean of {len(res['settings']['seeds'])} seeds) and the "
+                 "mean-field line",
                  fontsize=9)
     fig.subplots_adjust(left=0.04, right=0.99, top=0.88, bottom=0.04, hspace=0.25, wspace=0.12)
     common.save_figure(fig, path)
