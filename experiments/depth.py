@@ -817,7 +817,7 @@ def main(argv=None):
 def cs231n_table(res):
     rows = []
     for name, c in res["comparisons"].items():
-        for layer in (0, 4, 9):
+        for layer in range(len(c["published_std"])):
             rows.append([name if layer == 0 else "", layer + 1, f"{c['published_std'][layer]:.5f}",
                          f"{c['ours_std'][layer]:.5f} ± {c['ours_std_sd'][layer]:.5f}",
                          f"{c['published_mean'][layer]:.5f}",
