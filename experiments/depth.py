@@ -475,6 +475,8 @@ def cs231n(n, width, depth, seeds, jobs, progress):
                          f"snippet randn/√fan_in (max |z| {snippet_fit['max_abs_z_std']:.0f}): it ran √(2/n)"
                          if he_fit["match"] and not snippet_fit["match"] else
                          "the published He table fits neither as expected: see the comparisons")
+    if len(seeds) < 10:
+        res["he_verdict"] += f" (only {len(seeds)} seeds: their SD is too rough for verdicts)"
     for name, c in res["comparisons"].items():
         progress(f"cs231n-notes: {name:48s} {'matches' if c['match'] else 'DIFFERS'} "
                  f"(max |z| of std {c['max_abs_z_std']:.2g})")
