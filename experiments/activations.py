@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 import npnet
-from npnet import activations, probes
+from npnet import activations, meanfield, probes
 
 from . import _common as common
 
@@ -32,7 +32,8 @@ ACTS = ("tanh", "relu", "sigmoid")
 INITS = {label: spec for label, (spec, _) in common.DEPTH_INITS.items()}   # same four inits as the gradient study
 DEPTH = 10
 HIST_LAYERS = (1, 4, 7, 10)                # histograms of these hidden layers (1 = next to the input)
-HIST_CASES = (("tanh", "N(0, 0.01²)"), ("tanh", "N(0, 1)"), ("tanh", "Xavier"), ("relu", "Xavier"), ("relu", "He"))
+HIST_CASES = (("tanh", "N(0, 0.01²)"), ("tanh", "N(0, 1)"), ("tanh", "Xavier"), ("relu", "Xavier"), ("relu", "He"),
+              ("sigmoid", "Xavier"))
 TRAIN_SIZES = [784, 100, 100, 100, 100, 100, 10]
 TRAIN_LR, TRAIN_BATCH = 0.05, 100
 BIAS_SHIFTS = (0.0, 0.25, 0.5, 1.0)        # constant bias, in units of the SD of u = x·w
@@ -114,9 +115,19 @@ def depth_study(X, width, seed, dtype, progress):
         for label, spec in INITS.items():
             net = npnet.mlp(sizes, act, spec, rng=np.random.default_rng(seed), dtype=dtype)
             rows = net_layers(net, X)
+            for row, q in zip(rows, mean_field_Ez2(X, width, act, label)):
+                row.update(Ez2_theory=q, Ez2_over_theory=row["rms_z"] ** 2 / q)
             results.append({"activation": act, "init": label, "verdict": verdict(act, rows), "layers": rows})
             progress(f"depth: {act:7s} {label:12s} {results[-1]['verdict']}")
     return results
+
+
+def mean_field_Ez2(X, width, act, label):
+    """Mean-field E[z²] of hidden layers 1 … DEPTH (npnet.meanfield): each image's q₁ = Var(w)·Σ_j x_j² (E[x²],
+    not Var: the pixels are not centred), carried through the length map, then averaged over the images."""
+    var_w = DEPTH_INITS[label][1]
+    q1 = var_w(X.shape[1], width) * np.sum(np.asarray(X, dtype=np.float64) ** 2, axis=1)
+    return meanfield.q_profile(q1, act, [width * var_w(width, width)] * (DEPTH - 1)).mean(axis=1).tolist()
 
 
 def training_study(data, epochs, seed, dtype, probe, progress):
@@ -266,6 +277,7 @@ def plot_depth(depth, width, path):
             layers = [r["layer"] for r in res["layers"]]
             style = dict(color=INIT_COLORS[res["init"]], marker="o", markersize=4)
             top.plot(layers, [r["rms_z"] for r in res["layers"]], label=res["init"], **style)
+            top.plot(layers, [math.sqrt(r["Ez2_theory"]) for r in res["layers"]], ":", color="k", linewidth=1.0)
             middle.plot(layers, [r["signal_share"] for r in res["layers"]], **style)
             bottom.plot(layers, [r[share] for r in res["layers"]], **style)
         top.set_yscale("log")
@@ -277,7 +289,7 @@ def plot_depth(depth, width, path):
                           "share saturated (" + ("|a| > 0.99" if act == "tanh" else "a < 0.01 or a > 0.99") + ")")
         for ax in (top, middle, bottom):
             ax.grid(True, alpha=0.3)
-    axes[0, 0].set_ylabel("RMS of the pre-activation z")
+    axes[0, 0].set_ylabel("RMS of the pre-activation z\n(dotted: mean-field theory)")
     axes[1, 0].set_ylabel("input-dependent share of E[z²]\n(Var over the batch / E[z²])")
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(f"Forward signal at initialization: {DEPTH} hidden layers of {width}, MNIST images as input. "
