@@ -125,7 +125,7 @@ def depth_study(X, width, seed, dtype, progress):
 def mean_field_Ez2(X, width, act, label):
     """Mean-field E[z²] of hidden layers 1 … DEPTH (npnet.meanfield): each image's q₁ = Var(w)·Σ_j x_j² (E[x²],
     not Var: the pixels are not centred), carried through the length map, then averaged over the images."""
-    var_w = DEPTH_INITS[label][1]
+    var_w = common.DEPTH_INITS[label][1]
     q1 = var_w(X.shape[1], width) * np.sum(np.asarray(X, dtype=np.float64) ** 2, axis=1)
     return meanfield.q_profile(q1, act, [width * var_w(width, width)] * (DEPTH - 1)).mean(axis=1).tolist()
 
