@@ -123,11 +123,9 @@ def main(argv=None):
             times.append((name, seconds))
             progress(f"[{i}/{len(names)}] {name} done in {seconds:.1f} s")
 
-    command = "python -m experiments.all" + (" --quick" if args.quick else "") + \
-        (" --report-only" if args.report_only else "")
     try:
         book = ledger.build(out, names)
-        text = ledger.render(book, results, out, command, partial=args.only is not None or args.quick)
+        text = ledger.render(book, results, out, quick=args.quick, partial=names != EXPERIMENTS)
     except ledger.LedgerError as exc:
         raise common.UsageError(str(exc)) from None
     results.parent.mkdir(parents=True, exist_ok=True)
