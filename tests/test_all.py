@@ -97,6 +97,8 @@ def test_readme_catalog_names_every_experiment_with_a_figure_and_links_results()
     for name in run_all.EXPERIMENTS:
         assert f"experiments.{name}" in readme
         assert any(f"figures/{f}" in readme for f in catalog[name]["figures"]), name
+    for target in re.findall(r'src="([^"]+)"', readme):
+        assert (ROOT / target).exists(), f"README shows missing {target}"
 
 
 # --------------------------------------------------------------------------------------------- loud failures
