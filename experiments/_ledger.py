@@ -109,9 +109,10 @@ def _one_path(data, path):
     for step in parse_path(path):
         kind, arg = step
         if kind == "key":
-            if not isinstance(node, dict) or arg not in node:
-                keys = ", ".join(list(node)[:8]) + (", …" if len(node) > 8 else "") if isinstance(node, dict) else \
-                    f"a {type(node).__name__}, not a dict"
+            if not isinstance(node, dict):
+                raise LedgerError(f"no key {arg!r} at {where or 'the top'}: a {type(node).__name__}, not a dict")
+            if arg not in node:
+                keys = ", ".join(list(node)[:8]) + (", …" if len(node) > 8 else "")
                 raise LedgerError(f"no key {arg!r} at {where or 'the top'} (there: {keys})")
             node = node[arg]
         elif kind == "index":
@@ -178,8 +179,6 @@ def _fmt(v):
     if isinstance(v, float):
         return "0" if v == 0 else f"{v:.4g}"
     if isinstance(v, list):
-        if len(v) == 2 and all(_is_number(x) for x in v):
-            return f"[{_fmt(v[0])}, {_fmt(v[1])}]"
         return "[" + ", ".join(_fmt(x) for x in v) + "]"
     return str(v)
 
@@ -283,6 +282,8 @@ def load(path=None):
                 raise LedgerError(f"{path.name}: claim {cid}: rule {c['rule']!r} needs {need!r}")
         if c["rule"] != "not_comparable" and "published" not in c:
             raise LedgerError(f"{path.name}: claim {cid} has no 'published' value")
+        if "baseline" in c and c["rule"] not in (*GRADED, "direction"):
+            raise LedgerError(f"{path.name}: claim {cid}: rule {c['rule']!r} takes no baseline")
         if c["rule"] == "not_comparable" and not c.get("note"):
             raise LedgerError(f"{path.name}: claim {cid}: rule 'not_comparable' needs a note saying why")
         if c["study"] not in STUDIES:
@@ -338,7 +339,7 @@ class Ledger:
         """experiment → ids of the rows that have no key path yet (pending experiments only)."""
         out = {}
         for r in self.rows:
-            if not r.claim["ours"]:
+            if _needs_key(r.claim):
                 out.setdefault(r.claim["experiment"], []).append(r.claim["id"])
         return out
 
@@ -370,20 +371,21 @@ def build(figures_dir, experiments, claims_path=None, exists=module_exists):
             if missing:
                 raise LedgerError(f"{name}: {', '.join(missing)} missing from {figures_dir} (listed in "
                                   f"{Path(claims_path).name}): rerun python -m experiments.{name}")
-    for c in spec["claim"]:
+    claims = [c for c in spec["claim"] if c["experiment"] in ledger.experiments]
+    unfilled = [c["id"] for c in claims if present[c["experiment"]] and _needs_key(c)]
+    if unfilled:
+        exps = sorted({c["experiment"] for c in claims if c["id"] in unfilled})
+        raise LedgerError(f"claim {unfilled[0]}: {', '.join(f'experiments/{e}.py' for e in exps)} exist(s) now, so "
+                          f"{len(unfilled)} row(s) need a key path (`ours`, and `band` for band rows) in "
+                          f"{claims_path.name}: {', '.join(unfilled)}")
+    for c in claims:
         exp = c["experiment"]
-        if exp not in ledger.experiments:
-            continue
         row = Row(c)
         ledger.rows.append(row)
         if not present[exp]:
             row.reason = "pending: experiments/" + exp + ".py not merged yet" + \
-                ("" if c["ours"] else "; key path to fill in claims.toml")
+                ("; key path to fill in claims.toml" if _needs_key(c) else "")
             continue
-        for key in ("ours", "band") if c["rule"] == "band" else ("ours",):
-            if not c[key]:
-                raise LedgerError(f"claim {c['id']}: experiments/{exp}.py exists now, so its row needs a key path: "
-                                  f"fill `{key}` in {Path(claims_path).name}")
         row.source = f"{exp}.json: {c['ours']}"
         try:
             row.ours = lookup(ledger.json[exp], c["ours"])
@@ -395,6 +397,10 @@ def build(figures_dir, experiments, claims_path=None, exists=module_exists):
             raise LedgerError(f"claim {c['id']} ({exp}.json: {c['ours']}): {exc}") from None
         row.reason = "; ".join(x for x in (detail, c.get("note", "")) if x)
     return ledger
+
+
+def _needs_key(c):
+    return not c["ours"] or (c["rule"] == "band" and not c["band"])
 
 
 def _band(data, band):

@@ -173,7 +173,7 @@ def test_rows_of_an_unmerged_experiment_are_pending_and_need_a_key_once_it_exist
     assert book.needing_keys() == {"later": ["c2"]}
     assert book.counts()[ledger.REPRODUCED] == 1
     (small / "later.json").write_text("{}", encoding="utf-8")
-    with pytest.raises(ledger.LedgerError, match=r"claim c2: experiments/later.py exists now.*fill `ours`"):
+    with pytest.raises(ledger.LedgerError, match=r"claim c2: experiments/later.py exist\(s\) now, so 1 row\(s\) need a key path .*: c2$"):
         build(small, rows, exists=lambda name: True, experiments=("small", "later"))
 
 
