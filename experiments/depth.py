@@ -116,8 +116,8 @@ def over_seeds(runs, key):
 def theory_rows(q, name):
     """Mean-field E[z²], E[a²], mean and SD of a for each layer's q."""
     f = ACT[name]
-    ea2 = meanfield.expect_resolved(lambda u: f(u) ** 2, q)
-    ea = meanfield.expect_resolved(f, q)
+    ea2 = meanfield.expect(lambda u: f(u) ** 2, q)
+    ea = meanfield.expect(f, q)
     return {"Ez2": q.tolist(), "Ea2": ea2.tolist(), "mean_a": ea.tolist(),
             "std_a": np.sqrt(np.maximum(ea2 - ea ** 2, 0.0)).tolist()}
 

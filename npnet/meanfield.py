@@ -1,4 +1,4 @@
-"""Mean-field theory of signal propagation in wide random networks, by Gauss–Hermite quadrature.
+"""Mean-field theory of signal propagation in wide random networks, by quadrature.
 
 A layer computes z_l = W_l a_{l−1} + b_l with W ~ N(0, σ_w²/n), b ~ N(0, σ_b²) and a_l = φ(z_l). For wide
 layers each unit's z is Gaussian over the draw of the weights, with second moment q_l = E[z_l²] obeying
@@ -15,10 +15,12 @@ decorrelate), χ₁ = 1: the critical line. Near the fixed point c*, |c_l − c*
 correlation depth ξ_c = −1/ln χ_c, χ_c = σ_w² · E[φ'(u₁) φ'(u₂)] at c* (Schoenholz et al. 2017, "Deep
 Information Propagation"); at the critical line ξ_c diverges.
 
-Expectations over z ~ N(0, 1) use ``numpy.polynomial.hermite_e.hermegauss`` (weight e^{−z²/2}), exact for
-polynomials up to degree 2·n − 1 and accurate to ~1e-10 for the smooth activations here. n = 100 is even, so no
-node sits on ReLU's kink at 0 and the nodes pair up symmetrically: E[relu'(√q z)²] comes out 1/2 and E[relu(√q z)²]
-q/2 to round-off. Correlated pairs (c < 1) put the kink between nodes: there the error is ~1e-3.
+One-dimensional expectations E[f(√q z)] (:func:`expect`) use Gauss–Legendre panels cut at the kink and where
+tanh/sigmoid bend, right at any q (plain Gauss–Hermite misses a saturating activation's turn once √q ≳ 5).
+Two-dimensional ones (the correlation map) use a product of ``numpy.polynomial.hermite_e.hermegauss`` rules
+(weight e^{−z²/2}) at the moderate q* where they are needed. n = 100 is even, so no node sits on ReLU's kink at 0
+and the nodes pair up symmetrically: at c = 1, E[relu'(u₁) relu'(u₂)] comes out 1/2 to round-off. Correlated
+pairs (c < 1) put the kink between nodes: there the error is ~1e-3.
 """
 import functools
 
@@ -33,9 +35,14 @@ __all__ = ["expect", "phi", "phi_prime", "length_map", "q_sequence", "fixed_poin
 _NODES = 100          # even: no node on ReLU's kink (see the module docstring)
 
 
+@functools.lru_cache(maxsize=None)
 def _rule(n=_NODES):
+    """Gauss–Hermite nodes and weights for E over z ~ N(0, 1), computed once per n (hermegauss solves an
+    eigenproblem), read-only."""
     z, w = hermegauss(n)
-    return z, w / np.sqrt(2 * np.pi)        # weights now sum to 1: Σ w f(z) ≈ E[f(z)], z ~ N(0, 1)
+    w = w / np.sqrt(2 * np.pi)              # weights now sum to 1: Σ w f(z) ≈ E[f(z)], z ~ N(0, 1)
+    z.flags.writeable = w.flags.writeable = False
+    return z, w
 
 
 def phi(name):
@@ -52,11 +59,29 @@ def phi_prime(name):
     return (lambda z: grad(f(z))) if takes == "a" else grad
 
 
-def expect(f, q=1.0, n=_NODES):
-    """E_{z~N(0,1)}[f(√q z)] by n-point Gauss–Hermite quadrature; q may be an array (one value per q)."""
-    z, w = _rule(n)
+_PANEL_NODES = 48     # Gauss–Legendre nodes per panel of expect
+_Z_MAX = 12.0         # P(|z| > 12) ≈ 4e-33: the Gaussian tails beyond it do not count
+
+
+def expect(f, q=1.0):
+    """E_{z~N(0,1)}[f(√q z)] at any q ≥ 0; q may be an array (one value per q).
+
+    Not plain Gauss–Hermite: its nodes sit ~0.25 apart near z = 0, so once √q ≳ 5 a tanh or sigmoid turns from −1
+    (or 0) to 1 between two nodes and the rule misses the turn (E[tanh(√500 z)²] comes out 0.9991 instead of
+    0.965; a 10 × 500 net with W ~ N(0, 1) has q = 500). Instead z ∈ [−12, 12] is cut at ±a, a = min(8/√q, 6)
+    (so |u| = √q|z| ≤ 8 inside, where the activations bend) and at ReLU's kink z = 0, and each of the four panels
+    gets 48-point Gauss–Legendre on f(√q z)·φ(z). Where Gauss–Hermite is right (q ≲ 1) the two agree to ~1e-10.
+    """
     q = np.asarray(q, dtype=float)
-    return (f(np.sqrt(q)[..., None] * z) * w).sum(axis=-1)
+    x, w = np.polynomial.legendre.leggauss(_PANEL_NODES)
+    a = np.minimum(8.0 / np.sqrt(np.maximum(q, 1e-300)), 6.0)[..., None]
+    total = 0.0
+    for lo, hi in ((-_Z_MAX, -a), (-a, 0.0), (0.0, a), (a, _Z_MAX)):
+        half = (hi - lo) / 2.0
+        z = (lo + hi) / 2.0 + half * x
+        density = np.exp(-z * z / 2.0) / np.sqrt(2.0 * np.pi)
+        total = total + (half * w * density * f(np.sqrt(q)[..., None] * z)).sum(axis=-1)
+    return total
 
 
 def length_map(q, name, sigma_w2, sigma_b2=0.0):
@@ -66,15 +91,12 @@ def length_map(q, name, sigma_w2, sigma_b2=0.0):
 
 
 def q_sequence(q1, name, sigma_w2, sigma_b2=0.0, depth=10):
-    """Predicted E[z_l²] for layers l = 1 … depth, starting from layer 1's q1.
+    """Predicted E[z_l²] for layers l = 1 … depth, starting from layer 1's q1, every later layer with σ_w².
 
     Layer 1 sees the data, not a Gaussian: q1 = σ_w² · E[x²] (per-feature mean square, *not* the variance:
-    inputs such as MNIST pixels are not centred) + σ_b². The map then runs from there.
+    inputs such as MNIST pixels are not centred) + σ_b². The map then runs from there (:func:`q_profile`).
     """
-    qs = [float(q1)]
-    for _ in range(depth - 1):
-        qs.append(float(length_map(qs[-1], name, sigma_w2, sigma_b2)))
-    return np.array(qs)
+    return q_profile(float(q1), name, [sigma_w2] * (depth - 1), sigma_b2)
 
 
 def fixed_point(name, sigma_w2, sigma_b2, q0=1.0, tol=1e-12, max_iter=10_000):
@@ -164,37 +186,13 @@ def critical_sigma_w2(name, sigma_b2, lo=0.5, hi=4.0, tol=1e-8):
     return 0.5 * (lo + hi)
 
 
-__all__ += ["expect_resolved", "q_profile", "preserving_gain"]
-
-_PANEL_NODES = 48     # Gauss–Legendre nodes per panel of expect_resolved
-_Z_MAX = 12.0         # P(|z| > 12) ≈ 4e-33: the Gaussian tails beyond it do not count
-
-
-def expect_resolved(f, q=1.0):
-    """E_{z~N(0,1)}[f(√q z)] for any q, also where :func:`expect` is wrong: large q.
-
-    Gauss–Hermite puts its nodes ~0.25 apart near z = 0, so once √q ≳ 5 a tanh or sigmoid turns from −1 (or 0) to
-    1 between two nodes and the rule misses the transition: E[tanh(√500 z)²] comes out 0.9991 instead of 0.965
-    (a 10 × 500 net with W ~ N(0, 1) has q = 500). Here z ∈ [−12, 12] is cut at ±a, a = min(8/√q, 6) (so
-    |u| = √q|z| ≤ 8 inside, where the activations bend) and at the kink z = 0, and each of the four panels gets
-    48-point Gauss–Legendre on f(√q z)·φ(z). Agrees with :func:`expect` to ~1e-10 where that one is right (q ≲ 1).
-    """
-    q = np.asarray(q, dtype=float)
-    x, w = np.polynomial.legendre.leggauss(_PANEL_NODES)
-    a = np.minimum(8.0 / np.sqrt(np.maximum(q, 1e-300)), 6.0)[..., None]
-    total = 0.0
-    for lo, hi in ((-_Z_MAX, -a), (-a, 0.0), (0.0, a), (a, _Z_MAX)):
-        half = (hi - lo) / 2.0
-        z = (lo + hi) / 2.0 + half * x
-        density = np.exp(-z * z / 2.0) / np.sqrt(2.0 * np.pi)
-        total = total + (half * w * density * f(np.sqrt(q)[..., None] * z)).sum(axis=-1)
-    return total
+__all__ += ["q_profile", "preserving_gain"]
 
 
 def q_profile(q1, name, sigma_w2s, sigma_b2=0.0):
     """Predicted E[z_l²] for layers 1 … 1 + len(sigma_w2s) when each later layer has its own σ_w² = fan_in·Var(w).
 
-    The length map by :func:`expect_resolved`, right at any q (saturating nets have q in the hundreds).
+    The length map by :func:`expect`, right at any q (saturating nets have q in the hundreds).
     Like :func:`q_sequence` (q1 = σ_w,1² · E[x²] from the data, not Var), for nets whose layers differ in
     fan-in or init (Xavier's σ_w² = 2·fan_in/(fan_in + fan_out) is not 1 next to a 784-pixel input). ``q1`` may
     be an array, one value per input (each image its own E[x²]): the rows of the result follow each one. Returns
@@ -203,7 +201,7 @@ def q_profile(q1, name, sigma_w2s, sigma_b2=0.0):
     f = phi(name)
     qs = [np.asarray(q1, dtype=float)]
     for s in sigma_w2s:
-        qs.append(s * expect_resolved(lambda u: f(u) ** 2, qs[-1]) + sigma_b2)
+        qs.append(s * expect(lambda u: f(u) ** 2, qs[-1]) + sigma_b2)
     return np.stack(qs)
 
 
@@ -215,15 +213,4 @@ def preserving_gain(f, q=1.0):
     """
     f = phi(f) if isinstance(f, str) else f
     q = np.asarray(q, dtype=float)
-    return np.sqrt(q / expect_resolved(lambda u: f(u) ** 2, q))
-
-
-_uncached_rule = _rule
-
-
-@functools.lru_cache(maxsize=None)
-def _rule(n=_NODES):
-    """The quadrature rule, computed once per n (hermegauss solves an eigenproblem on every call), read-only."""
-    z, w = _uncached_rule(n)
-    z.flags.writeable = w.flags.writeable = False
-    return z, w
+    return np.sqrt(q / expect(lambda u: f(u) ** 2, q))
