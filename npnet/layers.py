@@ -63,7 +63,7 @@ class Dense:
         Z += self.b                                                  # b (out,) added to every row
         return Z
 
-    def backward(self, dZ, need_dX=True):
+    def backward(self, dZ, need_dX=True, sgd_lr=None):
         """δ = dZ (B, out) = ∂L/∂Z  →  dX (B, in), and sets dW, db.
 
         Since z_bi = Σ_j x_bj W_ij + b_i:
@@ -71,18 +71,25 @@ class Dense:
             db = Σ_b δ_b  (out,)      ∂L/∂b_i  = Σ_b δ_bi
             dX = δ W      (B, in)     ∂L/∂x_bj = Σ_i δ_bi W_ij
         ``need_dX=False`` skips dX for the first layer, whose input is data.
+        ``sgd_lr`` (plain SGD's fast path, used by ``train``; "blas" products only): instead of setting dW and db,
+        apply W ← W − lr·δᵀX and b ← b − lr·Σ_b δ_b directly; dW and db are left as they were.
         """
         if self._X is None:
             raise RuntimeError("Dense.backward called before forward")
         if dZ.shape != (self._X.shape[0], self.out_features):
             raise ValueError(f"dZ must have shape {(self._X.shape[0], self.out_features)}, got {dZ.shape}")
         mm = self.products
-        mm.matmul(dZ.T, self._X, out=self.dW)                        # dW = δᵀX: (out, B) @ (B, in)
-        mm.colsum(dZ, out=self.db)                                   # db = Σ_b δ_b: (out,)
-        if not need_dX:
-            return None
-        dX = buffer(self._buffers, "dX", self._X.shape, self.dtype)
-        return mm.matmul(dZ, self.W, out=dX)                         # dX = δW: (B, out) @ (out, in)
+        dX = None
+        if need_dX:   # first, as it needs W before the fused update below
+            dX = buffer(self._buffers, "dX", self._X.shape, self.dtype)
+            mm.matmul(dZ, self.W, out=dX)                            # dX = δW: (B, out) @ (out, in)
+        if sgd_lr is None:
+            mm.matmul(dZ.T, self._X, out=self.dW)                    # dW = δᵀX: (out, B) @ (B, in)
+            mm.colsum(dZ, out=self.db)                               # db = Σ_b δ_b: (out,)
+        else:  # fused SGD: GEMM's C ← α·δᵀX + β·C with C = W, β = 1, α = −lr updates W with no dW written
+            mm.matmul(dZ.T, self._X, out=self.W, alpha=-sgd_lr, beta=1.0)
+            mm.colsum(dZ, out=self.b, alpha=-sgd_lr, beta=1.0)
+        return dX
 
     def parameters(self):
         """[(name, value, gradient)] for W and b; the arrays are updated in place by training."""

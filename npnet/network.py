@@ -61,15 +61,16 @@ class Network:
             self.activations[k] = out
         return out
 
-    def backward(self, dout, need_dX=False):
+    def backward(self, dout, need_dX=False, sgd_lr=None):
         """dout (B, out) = ∂L/∂output → sets every parameter gradient; returns ∂L/∂X if ``need_dX``.
 
         Gradients are set, not accumulated: calling backward twice after one forward gives the same result.
+        ``sgd_lr``: plain SGD fused into the Dense layers' backward (see ``Dense.backward``); gradients are not set.
         """
         grad = dout
         for layer in reversed(self.layers[1:]):
-            grad = layer.backward(grad)
-        dX = self.layers[0].backward(grad, need_dX=need_dX)    # the input is data: dX only on request
+            grad = layer.backward(grad, sgd_lr=sgd_lr) if isinstance(layer, Dense) else layer.backward(grad)
+        dX = self.layers[0].backward(grad, need_dX=need_dX, sgd_lr=sgd_lr)    # the input is data: dX on request
         return None if dX is None else dX.copy()
 
     def parameters(self):

@@ -22,10 +22,20 @@ loops over the stack in C and hands each product to the same BLAS dot routine. (
 of NumPy, which ``tests/test_exact.py`` guards.) A training step costs ~3–6× a BLAS one, not a Python loop's ~100×.
 
 Column sums (db = Σ_b δ[b]) follow the same rule in exact mode: a dot product with a vector of ones.
+
+Which BLAS. ``"blas"`` runs every product through SciPy's BLAS wrappers (``scipy.linalg.blas``: gemm, gemv), not
+``np.matmul``, for one reason: GEMM's own ``C ← α·A B + β·C`` lets plain SGD update W inside the weight-gradient
+product (β = 1, α = −lr), with no dW written and no extra pass over W (``Dense.backward(sgd_lr=...)``). NumPy and
+SciPy each ship their own OpenBLAS with its own thread pool, and the two must not alternate in a hot loop: each
+pool's threads spin for a while after a call and starve the other's (measured here: a 100×784 GEMM took ~20× longer
+when the two libraries alternated). So a step uses one library for all its products: SciPy's in ``"blas"`` mode,
+NumPy's in ``"exact"`` mode (whose dot products run inside ``np.matmul``). Code that calls ``@`` on every step of a
+``"blas"`` training loop (an ``on_step`` callback) should expect that slowdown, or limit BLAS to one thread.
 """
 import functools
 
 import numpy as np
+from scipy.linalg import blas as scipy_blas
 
 from . import _validate
 
@@ -52,23 +62,62 @@ def _ones(n, dtype):
     return ones
 
 
+#: SciPy's BLAS routine per dtype: C ← α·op(A) op(B) + β·C and y ← α·op(A) x + β·y
+_GEMM = {np.dtype(np.float64): scipy_blas.dgemm, np.dtype(np.float32): scipy_blas.sgemm}
+_GEMV = {np.dtype(np.float64): scipy_blas.dgemv, np.dtype(np.float32): scipy_blas.sgemv}
+
+
+def _fortran_operand(M):
+    """(a, trans) with a Fortran-ordered and op(a) = M: a transposed view of a C-ordered M needs no copy."""
+    if M.flags.f_contiguous:
+        return M, 0
+    if M.flags.c_contiguous:
+        return M.T, 1
+    return np.asfortranarray(M), 0
+
+
 class Blas:
-    """Products by BLAS (``np.matmul``): fastest; equal inputs may differ in the last bit by position."""
+    """Products by BLAS (SciPy's gemm/gemv): fastest; equal inputs may differ in the last bit by position."""
 
     name = "blas"
 
     @staticmethod
-    def matmul(A, B, out=None):
-        """A (M, K) @ B (K, N) → (M, N), written into ``out`` if given."""
-        return np.matmul(A, B, out=out)
+    def matmul(A, B, out=None, *, alpha=1.0, beta=0.0):
+        """out ← alpha · A (M, K) @ B (K, N) + beta · out  → (M, N); ``beta`` needs ``out``.
+
+        With the defaults, plain A @ B written into ``out`` if given (a new array otherwise).
+        """
+        if A.dtype != B.dtype or A.dtype not in _GEMM:   # rare: compute in the float type BLAS has for them
+            dtype = np.result_type(A, B, np.float32)
+            A, B = A.astype(dtype), B.astype(dtype)
+        if out is None:
+            if beta:
+                raise ValueError("beta needs out (the array it scales)")
+            out = np.empty((A.shape[0], B.shape[1]), dtype=A.dtype)
+        # BLAS is column-major: the C-ordered out (M, N) is the Fortran-ordered outᵀ (N, M) = Bᵀ Aᵀ, in place
+        a, trans_a = _fortran_operand(B.T)
+        b, trans_b = _fortran_operand(A.T)
+        target = out if out.flags.c_contiguous else np.ascontiguousarray(out)
+        _GEMM[A.dtype](alpha, a, b, beta=beta, c=target.T, trans_a=trans_a, trans_b=trans_b, overwrite_c=1)
+        if target is not out:
+            out[...] = target
+        return out
 
     @staticmethod
-    def colsum(A, out=None):
-        """Σ over rows: A (M, N) → (N,), written into ``out`` if given.
+    def colsum(A, out=None, *, alpha=1.0, beta=0.0):
+        """out ← alpha · Σ over rows of A (M, N) + beta · out  → (N,); ``beta`` needs ``out``.
 
-        Computed as 1ᵀA by BLAS (gemv): ~3× faster than ``A.sum(axis=0)`` at the sizes of a training step.
+        Computed as Aᵀ1 by BLAS (gemv): ~3× faster than ``A.sum(axis=0)`` at the sizes of a training step.
         """
-        return np.matmul(_ones(A.shape[0], A.dtype), A, out=out)
+        if A.dtype not in _GEMV:
+            A = A.astype(np.result_type(A, np.float32))
+        if out is None:
+            if beta:
+                raise ValueError("beta needs out (the array it scales)")
+            out = np.empty(A.shape[1], dtype=A.dtype)
+        a, trans = _fortran_operand(A)
+        _GEMV[A.dtype](alpha, a, _ones(A.shape[0], A.dtype), beta=beta, y=out, trans=1 - trans, overwrite_y=1)
+        return out
 
 
 class Exact:
