@@ -26,9 +26,9 @@ class Dense:
     rng : np.random.Generator
         Used for the random initializers (zeros/constant do not draw).
     dtype : np.float64 (default) or np.float32
-    matmul : "blas" (default) or "exact"
+    matmul : "blas" (default), "exact" or "scipy_blas"
         The matrix-product backend; "exact" makes units with equal weights get bitwise-equal outputs and
-        gradients (see ``npnet.products``).
+        gradients; "scipy_blas" allows the fused SGD step (see ``npnet.products``).
 
     Attributes
     ----------
@@ -71,7 +71,7 @@ class Dense:
             db = Σ_b δ_b  (out,)      ∂L/∂b_i  = Σ_b δ_bi
             dX = δ W      (B, in)     ∂L/∂x_bj = Σ_i δ_bi W_ij
         ``need_dX=False`` skips dX for the first layer, whose input is data.
-        ``sgd_lr`` (plain SGD's fast path, used by ``train``; "blas" products only): instead of setting dW and db,
+        ``sgd_lr`` (plain SGD's fast path, used by ``train``; "scipy_blas" only): instead of setting dW and db,
         apply W ← W − lr·δᵀX and b ← b − lr·Σ_b δ_b directly; dW and db are left as they were.
         """
         if self._X is None:

@@ -98,7 +98,7 @@ class Network:
 
     @property
     def matmul(self):
-        """The product backend of the Dense layers ("blas" or "exact"; "mixed" if they differ)."""
+        """The product backend of the Dense layers ("blas", "scipy_blas" or "exact"; "mixed" if they differ)."""
         names = {layer.products.name for layer in self.dense}
         return names.pop() if len(names) == 1 else "mixed"
 
@@ -126,7 +126,8 @@ def mlp(sizes, activation="relu", init="he_normal", bias_init=None, *, rng, dtyp
         bias PyTorch's U(±1/√fan_in).
     rng : np.random.Generator — every random draw comes from it, layer by layer, W before b.
     dtype : np.float64 (default) or np.float32, for parameters and every computation.
-    matmul : "blas" (fast) or "exact" (units with equal weights stay bitwise equal; see ``npnet.products``).
+    matmul : "blas" (fast), "exact" (units with equal weights stay bitwise equal) or "scipy_blas" (fast, and allows
+        ``SGD(fused=True)``); see ``npnet.products``.
     relu_grad_at_zero : relu'(0), 0 by default as in PyTorch.
     """
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:

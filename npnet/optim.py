@@ -20,10 +20,10 @@ def _params(params):
 class SGD:
     """θ ← θ − lr · v,  v = μ v + g  (PyTorch's momentum form; with μ = 0, plain θ ← θ − lr · g).
 
-    ``fused=True`` (plain SGD over a Network in "blas" mode): ``train`` then updates W and b inside the backward
-    pass's weight-gradient GEMM (``Dense.backward(sgd_lr=...)``), with no dW written: ~10% faster per step, the same
-    weights up to rounding (~1e-12 after an epoch in float64), but training leaves dW and db unset. ``step()``
-    itself still updates from dW, for hand-written loops.
+    ``fused=True`` (plain SGD over a Network built with ``matmul="scipy_blas"``): ``train`` then updates W and b
+    inside the backward pass's weight-gradient GEMM (``Dense.backward(sgd_lr=...)``), with no dW written and no
+    extra pass over W; the same weights up to rounding (~1e-12 after an epoch in float64), but training leaves dW
+    and db unset. ``step()`` itself still updates from dW, for hand-written loops.
     """
 
     def __init__(self, params, lr, momentum=0.0, fused=False):
@@ -34,8 +34,8 @@ class SGD:
         self.network = params if fused else None
         if fused and self.momentum:
             raise ValueError("fused=True is plain SGD only: momentum must be 0")
-        if fused and not (hasattr(params, "dense") and all(d.products.name == "blas" for d in params.dense)):
-            raise ValueError("fused=True needs a Network whose layers use matmul='blas' (exact mode keeps dW)")
+        if fused and not (hasattr(params, "dense") and all(d.products.name == "scipy_blas" for d in params.dense)):
+            raise ValueError("fused=True needs a Network built with matmul='scipy_blas' (GEMM with α and β)")
         self._velocity = [np.zeros_like(p.value) for p in self.params] if self.momentum else None
         self._scratch = [np.empty_like(p.value) for p in self.params]  # reused: no allocation per step
 

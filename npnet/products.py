@@ -23,14 +23,16 @@ of NumPy, which ``tests/test_exact.py`` guards.) A training step costs ~3–6× 
 
 Column sums (db = Σ_b δ[b]) follow the same rule in exact mode: a dot product with a vector of ones.
 
-Which BLAS. ``"blas"`` runs every product through SciPy's BLAS wrappers (``scipy.linalg.blas``: gemm, gemv), not
-``np.matmul``, for one reason: GEMM's own ``C ← α·A B + β·C`` lets plain SGD update W inside the weight-gradient
-product (β = 1, α = −lr), with no dW written and no extra pass over W (``Dense.backward(sgd_lr=...)``). NumPy and
-SciPy each ship their own OpenBLAS with its own thread pool, and the two must not alternate in a hot loop: each
-pool's threads spin for a while after a call and starve the other's (measured here: a 100×784 GEMM took ~20× longer
-when the two libraries alternated). So a step uses one library for all its products: SciPy's in ``"blas"`` mode,
-NumPy's in ``"exact"`` mode (whose dot products run inside ``np.matmul``). Code that calls ``@`` on every step of a
-``"blas"`` training loop (an ``on_step`` callback) should expect that slowdown, or limit BLAS to one thread.
+A third backend, ``"scipy_blas"``, is ``"blas"`` through SciPy's BLAS wrappers (``scipy.linalg.blas``: gemm, gemv)
+instead of ``np.matmul``, for one reason: GEMM's own ``C ← α·A B + β·C`` lets plain SGD update W inside the
+weight-gradient product (β = 1, α = −lr), with no dW written and no extra pass over W (``SGD(fused=True)``,
+``Dense.backward(sgd_lr=...)``). It is not the default because NumPy and SciPy each ship their own OpenBLAS with
+its own thread pool, and the two must not alternate in a hot loop: each pool's threads spin for a while after a
+call and starve the other's (measured here: a 100×784 GEMM ~20× slower when the two alternated; a training epoch
+~10× slower with one ``@`` per step in an ``on_step`` callback). So a step takes all its products from one
+library: NumPy's in ``"blas"`` and ``"exact"`` modes, SciPy's in ``"scipy_blas"``. Different BLAS libraries
+also round differently, so "blas" and "scipy_blas" results differ in the last bits (and so may which equal units
+BLAS happens to split).
 """
 import functools
 
@@ -62,6 +64,25 @@ def _ones(n, dtype):
     return ones
 
 
+class Blas:
+    """Products by BLAS (``np.matmul``): fastest; equal inputs may differ in the last bit by position."""
+
+    name = "blas"
+
+    @staticmethod
+    def matmul(A, B, out=None):
+        """A (M, K) @ B (K, N) → (M, N), written into ``out`` if given."""
+        return np.matmul(A, B, out=out)
+
+    @staticmethod
+    def colsum(A, out=None):
+        """Σ over rows: A (M, N) → (N,), written into ``out`` if given.
+
+        Computed as 1ᵀA by BLAS (gemv): ~3× faster than ``A.sum(axis=0)`` at the sizes of a training step.
+        """
+        return np.matmul(_ones(A.shape[0], A.dtype), A, out=out)
+
+
 #: SciPy's BLAS routine per dtype: C ← α·op(A) op(B) + β·C and y ← α·op(A) x + β·y
 _GEMM = {np.dtype(np.float64): scipy_blas.dgemm, np.dtype(np.float32): scipy_blas.sgemm}
 _GEMV = {np.dtype(np.float64): scipy_blas.dgemv, np.dtype(np.float32): scipy_blas.sgemv}
@@ -76,10 +97,10 @@ def _fortran_operand(M):
     return np.asfortranarray(M), 0
 
 
-class Blas:
-    """Products by BLAS (SciPy's gemm/gemv): fastest; equal inputs may differ in the last bit by position."""
+class ScipyBlas:
+    """Products by SciPy's BLAS (gemm/gemv), with GEMM's α and β: ``"blas"`` that can fuse an SGD update."""
 
-    name = "blas"
+    name = "scipy_blas"
 
     @staticmethod
     def matmul(A, B, out=None, *, alpha=1.0, beta=0.0):
@@ -145,9 +166,9 @@ class Exact:
         return out
 
 
-BACKENDS = {"blas": Blas, "exact": Exact}
+BACKENDS = {"blas": Blas, "scipy_blas": ScipyBlas, "exact": Exact}
 
 
 def get(name):
-    """Return the backend named ``name`` ("blas" or "exact")."""
+    """Return the backend named ``name`` ("blas", "scipy_blas" or "exact")."""
     return BACKENDS[_validate.choice("matmul", name, BACKENDS)]

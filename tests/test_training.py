@@ -395,7 +395,7 @@ def test_evaluate_extremes():
 
 def _trained(dtype, fused, activation="relu"):
     X, y = blobs(3, n=150, d=20)
-    net = mlp([20, 16, 16, 16, 2], activation, rng=np.random.default_rng(0), dtype=dtype)
+    net = mlp([20, 16, 16, 16, 2], activation, rng=np.random.default_rng(0), dtype=dtype, matmul="scipy_blas")
     train(net, X, y, optimizer=SGD(net, lr=0.3, fused=fused), epochs=4, batch_size=32,   # last batch: 22 rows
           rng=np.random.default_rng(1), eval_train=False)
     return net
@@ -431,14 +431,15 @@ def test_fused_sgd_leaves_gradients_unset_and_step_still_uses_them():
 
 
 def test_fused_sgd_errors():
-    net = mlp([3, 4, 2], rng=np.random.default_rng(0))
+    net = mlp([3, 4, 2], rng=np.random.default_rng(0), matmul="scipy_blas")
     with pytest.raises(ValueError, match="momentum"):
         SGD(net, lr=0.1, momentum=0.9, fused=True)
-    with pytest.raises(ValueError, match="matmul='blas'"):
-        SGD(mlp([3, 4, 2], rng=np.random.default_rng(0), matmul="exact"), lr=0.1, fused=True)
-    with pytest.raises(ValueError, match="matmul='blas'"):
+    for mode in ("blas", "exact"):
+        with pytest.raises(ValueError, match="matmul='scipy_blas'"):
+            SGD(mlp([3, 4, 2], rng=np.random.default_rng(0), matmul=mode), lr=0.1, fused=True)
+    with pytest.raises(ValueError, match="matmul='scipy_blas'"):
         SGD(net.parameters(), lr=0.1, fused=True)
-    other = mlp([3, 4, 2], rng=np.random.default_rng(1))
+    other = mlp([3, 4, 2], rng=np.random.default_rng(1), matmul="scipy_blas")
     X, y = blobs(0, n=10, d=3)
     with pytest.raises(ValueError, match="another network"):
         train(net, X, y, optimizer=SGD(other, lr=0.1, fused=True), epochs=1, batch_size=5,
