@@ -14,8 +14,10 @@ and npnet: the floor plus the minibatch gather and the SGD update (the data move
 NumPy avoids), and a minimal hand-written NumPy loop (``minimal_numpy_epoch``) that trains exactly as npnet does,
 with no library around it — the distance from it to npnet is what npnet's own structure costs.
 """
+import json
 import math
 import os
+import re
 import statistics
 import time
 import tracemalloc
@@ -459,7 +461,7 @@ def _targets():
         def row(text, num, den, bound=None, bound_text=""):
             return (f"{text}, {d}{bound_text}", f"{num}_{d}", f"{den}_{d}", bound)
         rows += [row("npnet fast / GEMM floor (NumPy's BLAS)", "npnet_fused", "gemm_floor", floor_bound,
-                     f" ≤ {floor_bound}"),
+                     f" ≤ {floor_bound:.2f}"),
                  row("npnet fast / GEMM floor (SciPy's BLAS, as npnet fast)", "npnet_fused", "gemm_floor_scipy"),
                  row("GEMM floor: SciPy's BLAS / NumPy's", "gemm_floor_scipy", "gemm_floor"),
                  row("GEMM floor + gather + SGD update / GEMM floor", "floor_gather_update", "gemm_floor"),
@@ -500,6 +502,34 @@ def ratio_rows(times, targets=TARGETS):
                      "ratio_of_minima": of_minima, "bound": bound,
                      "met": None if bound is None else value <= bound})
     return rows
+
+
+def readme_table(result):
+    """README's performance table (Markdown) from a bench.json: per ratio and dtype, the ratio of medians, then in
+    parentheses the ratio of minima and the middle half of the per-round ratios (the run's noise)."""
+    times = result["seconds"]
+    table, targets = {}, {}
+    for r in result["ratios"]:
+        match = re.fullmatch(r"(.*), (float64|float32)(?: (≤ .*))?", r["target"])
+        if match is None:
+            continue
+        label, dtype, bound = match.groups()
+        per_round = [a / b for a, b in zip(times[r["numerator"]], times[r["denominator"]])]
+        q1, _, q3 = statistics.quantiles(per_round, n=4) if len(per_round) > 1 else per_round * 3
+        cell = f"{r['ratio']:.2f} ({r['ratio_of_minima']:.2f}; {q1:.2f}–{q3:.2f})"
+        if r["denominator"].startswith(LOOPS):
+            cell += f" vs {r['denominator'].rsplit('_', 1)[0]}"
+        if r["denominator"].startswith(("sklearn", "torch")):
+            cell += f": {1 / r['ratio']:.2f}× faster"
+        table.setdefault(label, {})[dtype] = cell
+        if bound:
+            targets.setdefault(label, []).append(f"{bound} ({dtype[5:]}): {'met' if r['met'] else '**not met**'}")
+    lines = [f"| ratio ({result['rounds']} interleaved rounds, one run) | float64 | float32 | target |",
+             "|---|---|---|---|"]
+    for label, cells in table.items():
+        lines.append(f"| {label} | {cells.get('float64', '–')} | {cells.get('float32', '–')} | "
+                     f"{', '.join(targets.get(label, ['–']))} |")
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -585,6 +615,8 @@ def main(argv=None):
         "ratios": ratios, "peak_memory_bytes_per_epoch": peaks, "scaling": scale,
     })
     progress(f"wrote {out}/bench.png and {out}/bench.json")
+    print("\nREADME table (from this run's JSON; the same as bench.readme_table(json.load(open(path)))):")
+    print(readme_table(json.loads((out / "bench.json").read_text())))
 
 
 if __name__ == "__main__":
