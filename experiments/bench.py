@@ -1,4 +1,4 @@
-"""Benchmark: npnet training speed against the GEMM floor, scikit-learn and (if installed) PyTorch.
+"""Benchmark: npnet training speed against the GEMM floor, hand-written loops, scikit-learn and (if installed) PyTorch.
 
 Run:  python -m experiments.bench            (a few minutes)
       python -m experiments.bench --quick    (seconds; numbers not meaningful)
@@ -9,10 +9,17 @@ epoch, inputs already in memory; float64 and float32. All contenders run in one 
 
 The GEMM floor is the time of exactly the matrix products npnet's training step performs — Z = X Wᵀ,
 dW = δᵀX and dX = δW per layer per batch (no dX for the first layer, whose input is data) — on preallocated
-arrays, and nothing else: no training loop can beat it with the same BLAS. Two references sit between the floor
-and npnet: the floor plus the minibatch gather and the SGD update (the data movement no shuffled SGD loop in
-NumPy avoids), and a minimal hand-written NumPy loop (``minimal_numpy_epoch``) that trains exactly as npnet does,
-with no library around it — the distance from it to npnet is what npnet's own structure costs.
+arrays, and nothing else: no training loop can beat it with the same BLAS. NumPy and SciPy each ship an OpenBLAS;
+the floor is measured with both (``gemm_floor_*``: NumPy's, ``gemm_floor_scipy_*``: SciPy's).
+
+Between the floor and npnet sit references, each checked by ``tests/test_bench.py`` to end with npnet's weights:
+the floor plus the minibatch gather and the SGD update (the data movement no shuffled SGD loop in NumPy avoids),
+and four hand-written loops (``LOOPS``): a minimal flat NumPy loop (npnet's arithmetic exactly), an optimised one
+(lr folded into δ: a one-pass update), a flat loop whose products all go through SciPy's BLAS with the SGD update
+fused into the weight GEMM, and that loop again behind small Dense/ReLU/softmax objects with a loss value and a
+finiteness check per step. "npnet fast" is ``mlp(..., matmul="scipy_blas")`` trained with ``SGD(fused=True)``;
+"npnet blas" is the default (NumPy's BLAS, dW set every step). Each loop takes all the products of a step from
+one BLAS library: alternating NumPy's and SciPy's makes their thread pools fight (see ``npnet.products``).
 """
 import json
 import math
@@ -116,6 +123,18 @@ def _flat_start(X, dtype, seed):
     return rng, Ws, bs, Z, A, D, dA, np.ones(BATCH, dtype)
 
 
+def _numpy_forward_delta(X, y, idx, Ws, bs, Z, A, delta):
+    """Minibatch ``idx`` gathered into A[0], the forward pass by NumPy (Z[k] = A[k] Wₖᵀ + bₖ, A[k+1] = relu(Z[k])),
+    and the output's δ."""
+    np.take(X, idx, axis=0, out=A[0], mode="clip")
+    for k in range(len(Ws)):
+        np.matmul(A[k], Ws[k].T, out=Z[k])
+        Z[k] += bs[k]
+        if k < len(Ws) - 1:
+            np.maximum(Z[k], 0, out=A[k + 1])
+    _softmax_ce_delta(Z[-1], y[idx], delta)
+
+
 def _softmax_ce_delta(logits, labels, delta):
     """δ = (softmax(logits) − onehot(labels)) / B, computed into ``delta`` (the loss value is not needed)."""
     np.subtract(logits, logits.max(axis=1, keepdims=True), out=delta)
@@ -143,14 +162,7 @@ def minimal_numpy_epoch(X, y, dtype, seed, return_weights=False):
     start = time.perf_counter()
     order = rng.permutation(n)
     for s in range(0, n, BATCH):
-        idx = order[s:s + BATCH]
-        np.take(X, idx, axis=0, out=A[0], mode="clip")
-        for k in range(L):
-            np.matmul(A[k], Ws[k].T, out=Z[k])
-            Z[k] += bs[k]
-            if k < L - 1:
-                np.maximum(Z[k], 0, out=A[k + 1])
-        _softmax_ce_delta(Z[-1], y[idx], D[-1])
+        _numpy_forward_delta(X, y, order[s:s + BATCH], Ws, bs, Z, A, D[-1])
         for k in range(L - 1, -1, -1):
             np.matmul(D[k].T, A[k], out=dWs[k])
             np.matmul(ones, D[k], out=dbs[k])
@@ -177,14 +189,7 @@ def optimised_numpy_epoch(X, y, dtype, seed, return_weights=False):
     start = time.perf_counter()
     order = rng.permutation(n)
     for s in range(0, n, BATCH):
-        idx = order[s:s + BATCH]
-        np.take(X, idx, axis=0, out=A[0], mode="clip")
-        for k in range(L):
-            np.matmul(A[k], Ws[k].T, out=Z[k])
-            Z[k] += bs[k]
-            if k < L - 1:
-                np.maximum(Z[k], 0, out=A[k + 1])
-        _softmax_ce_delta(Z[-1], y[idx], D[-1])
+        _numpy_forward_delta(X, y, order[s:s + BATCH], Ws, bs, Z, A, D[-1])
         D[-1] *= LR
         for k in range(L - 1, -1, -1):
             if k:                                            # before W changes
@@ -378,7 +383,7 @@ def blas_info():
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
-        return {"threadpoolctl": "not installed"}
+        return [{"threadpoolctl": "not installed"}]
     keep = ("internal_api", "version", "num_threads", "architecture", "threading_layer", "prefix")
     return [{**{k: v for k, v in pool.items() if k in keep},
              "file": "/".join(pool.get("filepath", "").split(os.sep)[-2:])}   # e.g. numpy.libs/libscipy_openblas…
@@ -565,7 +570,9 @@ def main(argv=None):
     torch_info = None
     if has_torch:
         import torch
-        torch.set_num_threads(os.cpu_count() or 1)
+        # as many threads as the BLAS pools have (all cores by default; fewer if OPENBLAS_NUM_THREADS says so)
+        torch.set_num_threads(max([pool["num_threads"] for pool in threads if pool.get("internal_api") == "openblas"]
+                                  or [os.cpu_count() or 1]))
         torch_info = {"version": torch.__version__, "threads": torch.get_num_threads()}
     else:
         progress("PyTorch is not installed: its rows are skipped (torch is never an npnet dependency)")

@@ -2,8 +2,8 @@
 
 Modules, one concept each: ``activations``, ``layers`` (Dense, Activation), ``losses``, ``init``, ``network``
 (Network, mlp), ``optim`` (SGD, Adam), ``train`` (train, evaluate), ``gradcheck``, ``probes``, ``meanfield``
-(signal-propagation theory), ``products`` (the "blas" / "exact" matrix-product backends) and ``data`` (MNIST
-loaders).
+(signal-propagation theory), ``products`` (the "blas" / "scipy_blas" / "exact" matrix-product backends) and
+``data`` (MNIST loaders).
 """
 from . import activations, data, gradcheck, init, losses, meanfield, optim, probes, products
 from .layers import Activation, Dense
