@@ -524,7 +524,7 @@ def readme_table(result):
         cell = f"{r['ratio']:.2f} ({r['ratio_of_minima']:.2f}; {q1:.2f}–{q3:.2f})"
         if r["denominator"].startswith(LOOPS):
             cell += f" vs {r['denominator'].rsplit('_', 1)[0]}"
-        if r["denominator"].startswith(("sklearn", "torch")):
+        if r["numerator"].startswith("npnet") and r["denominator"].startswith(("sklearn", "torch")):
             cell += f": {1 / r['ratio']:.2f}× faster"
         table.setdefault(label, {})[dtype] = cell
         if bound:
