@@ -21,6 +21,7 @@ finiteness check per step. "npnet fast" is ``mlp(..., matmul="scipy_blas")`` tra
 "npnet blas" is the default (NumPy's BLAS, dW set every step). Each loop takes all the products of a step from
 one BLAS library: alternating NumPy's and SciPy's makes their thread pools fight (see ``npnet.products``).
 """
+import contextlib
 import json
 import math
 import os
@@ -32,6 +33,7 @@ import warnings
 
 import numpy as np
 import scipy
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import npnet
 
@@ -380,10 +382,6 @@ def torch_available():
 
 def blas_info():
     """Every BLAS loaded (NumPy's and SciPy's each ship one): library, version, kernel, threads (threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return [{"threadpoolctl": "not installed"}]
     keep = ("internal_api", "version", "num_threads", "architecture", "threading_layer", "prefix")
     return [{**{k: v for k, v in pool.items() if k in keep},
              "file": "/".join(pool.get("filepath", "").split(os.sep)[-2:])}   # e.g. numpy.libs/libscipy_openblas…
@@ -542,6 +540,14 @@ def main(argv=None):
     p.add_argument("--rounds", type=common.positive_int_arg, default=None,
                    help="interleaved rounds per contender (default: 15; 2 with --quick)")
     args, out, progress = common.start(p, argv)
+    # --quick only checks that everything runs: one BLAS thread spares it the fight of NumPy's and SciPy's thread
+    # pools when contenders follow each other with no pause (seconds per switch on a loaded machine)
+    with threadpool_limits(1) if args.quick else contextlib.nullcontext():
+        benchmark(args, out, progress)
+
+
+def benchmark(args, out, progress):
+    """The whole benchmark for parsed ``args``: time, print, and write bench.png and bench.json to ``out``."""
     rounds = args.rounds or (2 if args.quick else 15)
     n = 1_000 if args.quick else N_TRAIN
     split = common.load_mnist(args, n, 1)
