@@ -97,6 +97,13 @@ def _fortran_operand(M):
     return np.asfortranarray(M), 0
 
 
+def _writable_target(out, dtype):
+    """``out`` itself if BLAS can write into it in place (C-ordered, of ``dtype``), else a copy to write back."""
+    if out.flags.c_contiguous and out.dtype == dtype:
+        return out
+    return np.ascontiguousarray(out, dtype=dtype)
+
+
 class ScipyBlas:
     """Products by SciPy's BLAS (gemm/gemv), with GEMM's α and β: ``"blas"`` that can fuse an SGD update."""
 
@@ -118,7 +125,7 @@ class ScipyBlas:
         # BLAS is column-major: the C-ordered out (M, N) is the Fortran-ordered outᵀ (N, M) = Bᵀ Aᵀ, in place
         a, trans_a = _fortran_operand(B.T)
         b, trans_b = _fortran_operand(A.T)
-        target = out if out.flags.c_contiguous else np.ascontiguousarray(out)
+        target = _writable_target(out, A.dtype)
         _GEMM[A.dtype](alpha, a, b, beta=beta, c=target.T, trans_a=trans_a, trans_b=trans_b, overwrite_c=1)
         if target is not out:
             out[...] = target
@@ -137,7 +144,10 @@ class ScipyBlas:
                 raise ValueError("beta needs out (the array it scales)")
             out = np.empty(A.shape[1], dtype=A.dtype)
         a, trans = _fortran_operand(A)
-        _GEMV[A.dtype](alpha, a, _ones(A.shape[0], A.dtype), beta=beta, y=out, trans=1 - trans, overwrite_y=1)
+        target = _writable_target(out, A.dtype)
+        _GEMV[A.dtype](alpha, a, _ones(A.shape[0], A.dtype), beta=beta, y=target, trans=1 - trans, overwrite_y=1)
+        if target is not out:
+            out[...] = target
         return out
 
 

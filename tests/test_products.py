@@ -34,3 +34,15 @@ def test_scipy_blas_alpha_beta_accumulate_into_out():
         ScipyBlas.matmul(A, B, beta=1.0)
     np.testing.assert_array_equal(ScipyBlas.matmul(np.arange(6).reshape(2, 3), np.ones((3, 2), int)),
                                   [[3.0, 3.0], [12.0, 12.0]])                      # integers: computed as floats
+
+
+def test_scipy_blas_writes_into_any_out():
+    rng = np.random.default_rng(2)
+    A, B = rng.random((4, 6)), rng.random((6, 3))
+    for out in (np.ones((4, 3), np.float32), np.ones((3, 4)).T, np.ones((4, 6))[:, ::2]):   # other dtype, F, strided
+        expected = out + 2 * (A @ B)
+        assert ScipyBlas.matmul(A, B, out=out, alpha=2.0, beta=1.0) is out
+        np.testing.assert_allclose(out, expected, rtol=1e-6)
+    col = np.ones(12)[::2]
+    ScipyBlas.colsum(A, out=col, alpha=2.0, beta=1.0)
+    np.testing.assert_allclose(col, 1 + 2 * A.sum(axis=0), rtol=1e-13)
