@@ -615,7 +615,8 @@ def benchmark(args, out, progress):
               "npnet_fused")) else "C2" if "exact" in k else "C3" for k in names]
     ax.barh(names, [median[k] * 1e3 for k in names], color=colors)
     ax.set_xlabel(f"ms per epoch (median of {rounds} rounds)")
-    ax.set_title(f"ReLU 784-5×100-10, SGD, {n} samples, batch {BATCH}", fontsize=9)
+    blas_threads = sorted({pool.get("num_threads") for pool in threads if pool.get("internal_api") == "openblas"})
+    ax.set_title(f"ReLU 784-5×100-10, SGD, {n} samples, batch {BATCH}; BLAS threads {blas_threads}", fontsize=9)
     ax.invert_yaxis()
     common.save_figure(fig, out / "bench.png")
     common.write_json(out / "bench.json", {
