@@ -567,7 +567,8 @@ def benchmark(args, out, progress):
         for loop, fn in zip(LOOPS, (minimal_numpy_epoch, optimised_numpy_epoch, scipy_flat_epoch,
                                     scipy_objects_epoch)):
             contenders[f"{loop}_{name}"] = (lambda Xd=Xd, d=dtype, fn=fn: fn(Xd, y, d, args.seed))
-        contenders[f"npnet_fused_{name}"] = (lambda Xd=Xd, d=dtype: npnet_epoch(Xd, y, d, "scipy_blas", args.seed, True))
+        contenders[f"npnet_fused_{name}"] = (
+            lambda Xd=Xd, d=dtype: npnet_epoch(Xd, y, d, "scipy_blas", args.seed, fused=True))
         contenders[f"npnet_blas_{name}"] = (lambda Xd=Xd, d=dtype: npnet_epoch(Xd, y, d, "blas", args.seed))
         contenders[f"npnet_exact_{name}"] = (lambda Xd=Xd, d=dtype: npnet_epoch(Xd, y, d, "exact", args.seed))
         contenders[f"sklearn_{name}"] = (lambda Xd=Xd, d=dtype: sklearn_epoch(Xd, y, d, args.seed))
