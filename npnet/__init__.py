@@ -4,7 +4,8 @@ Start reading at ``reference``: backprop as plain functions, the formulas the la
 
 Modules, one concept each: ``activations``, ``layers`` (Dense, Activation), ``losses``, ``init``, ``network``
 (Network, mlp), ``optim`` (SGD, Adam), ``training`` (train, evaluate), ``gradcheck``, ``probes``, ``meanfield``
-(signal-propagation theory), ``products`` (the "blas" / "exact" matrix-product backends) and ``data`` (MNIST
+(signal-propagation theory), ``products`` (the "blas" / "scipy_blas" / "exact" matrix-product
+backends) and ``data`` (MNIST
 loaders, a package: ``idx``, ``local``, ``openml``, ``loaders``).
 """
 from . import activations, data, gradcheck, init, losses, meanfield, optim, probes, products, reference

@@ -34,9 +34,10 @@ class Dense:
     rng : np.random.Generator
         Used for the random initializers (zeros/constant do not draw).
     dtype : np.float64 (default) or np.float32
-    products : "blas" (default) or "exact"
+    products : "blas" (default), "exact" or "scipy_blas"
         The matrix-product backend (``npnet.products``); "exact" makes units with equal weights get bitwise-equal
-        outputs and gradients. The attribute ``products`` holds the backend itself (``.name`` is the string).
+        outputs and gradients; "scipy_blas" allows the fused SGD step. The attribute ``products`` holds the backend
+        itself (``.name`` is the string).
 
     Attributes
     ----------
@@ -71,7 +72,7 @@ class Dense:
         Z += self.b                                                  # b (out,) added to every row
         return Z
 
-    def backward(self, dZ, need_dX=True):
+    def backward(self, dZ, need_dX=True, sgd_lr=None):
         """δ = dZ (B, out) = ∂L/∂Z  →  dX (B, in), and sets dW, db.
 
         Since z_bi = Σ_j x_bj W_ij + b_i:
@@ -79,18 +80,25 @@ class Dense:
             db = Σ_b δ_b  (out,)      ∂L/∂b_i  = Σ_b δ_bi
             dX = δ W      (B, in)     ∂L/∂x_bj = Σ_i δ_bi W_ij
         ``need_dX=False`` skips dX for the first layer, whose input is data.
+        ``sgd_lr`` (plain SGD's fast path, used by ``train``; "scipy_blas" only): instead of setting dW and db,
+        apply W ← W − lr·δᵀX and b ← b − lr·Σ_b δ_b directly; dW and db are left as they were.
         """
         if self._X is None:
             raise RuntimeError("Dense.backward called before forward")
         if dZ.shape != (self._X.shape[0], self.out_features):
             raise ValueError(f"dZ must have shape {(self._X.shape[0], self.out_features)}, got {dZ.shape}")
         products = self.products
-        products.matmul(dZ.T, self._X, out=self.dW)                  # dW = δᵀX: (out, B) @ (B, in)
-        products.colsum(dZ, out=self.db)                             # db = Σ_b δ_b: (out,)
-        if not need_dX:
-            return None
-        dX = buffer(self._buffers, "dX", self._X.shape, self.dtype)
-        return products.matmul(dZ, self.W, out=dX)                   # dX = δW: (B, out) @ (out, in)
+        dX = None
+        if need_dX:   # first, as it needs W before the fused update below
+            dX = buffer(self._buffers, "dX", self._X.shape, self.dtype)
+            products.matmul(dZ, self.W, out=dX)                            # dX = δW: (B, out) @ (out, in)
+        if sgd_lr is None:
+            products.matmul(dZ.T, self._X, out=self.dW)                    # dW = δᵀX: (out, B) @ (B, in)
+            products.colsum(dZ, out=self.db)                               # db = Σ_b δ_b: (out,)
+        else:  # fused SGD: GEMM's C ← α·δᵀX + β·C with C = W, β = 1, α = −lr updates W with no dW written
+            products.matmul(dZ.T, self._X, out=self.W, alpha=-sgd_lr, beta=1.0)
+            products.colsum(dZ, out=self.b, alpha=-sgd_lr, beta=1.0)
+        return dX
 
     def parameters(self):
         """[Param(name, value, grad)] for W and b; the arrays are updated in place by training."""

@@ -56,15 +56,16 @@ class Network:
             self.outputs[k] = out
         return out
 
-    def backward(self, dout, need_dX=False):
+    def backward(self, dout, need_dX=False, sgd_lr=None):
         """dout (B, out) = ∂L/∂output → sets every parameter gradient; returns ∂L/∂X if ``need_dX``.
 
         Gradients are set, not accumulated: calling backward twice after one forward gives the same result.
+        ``sgd_lr``: plain SGD fused into the Dense layers' backward (see ``Dense.backward``); gradients are not set.
         """
         grad = dout
         for layer in reversed(self.layers[1:]):
-            grad = layer.backward(grad)
-        dX = self.layers[0].backward(grad, need_dX=need_dX)    # the input is data: dX only on request
+            grad = layer.backward(grad, sgd_lr=sgd_lr) if isinstance(layer, Dense) else layer.backward(grad)
+        dX = self.layers[0].backward(grad, need_dX=need_dX, sgd_lr=sgd_lr)    # the input is data: dX on request
         return None if dX is None else dX.copy()
 
     def parameters(self):
@@ -90,7 +91,8 @@ class Network:
 
     @property
     def products(self):
-        """The product backend of the Dense layers (``npnet.products.Blas`` or ``Exact``), or None if they differ."""
+        """The product backend of the Dense layers (``npnet.products.Blas``, ``ScipyBlas`` or ``Exact``), or None if
+        they differ."""
         backends = {layer.products for layer in self.dense}
         return backends.pop() if len(backends) == 1 else None
 
@@ -118,7 +120,8 @@ def mlp(sizes, activation="relu", init="he_normal", bias_init=None, *, rng, dtyp
         bias PyTorch's U(±1/√fan_in).
     rng : np.random.Generator — every random draw comes from it, layer by layer, W before b.
     dtype : np.float64 (default) or np.float32, for parameters and every computation.
-    products : "blas" (fast) or "exact" (units with equal weights stay bitwise equal; see ``npnet.products``).
+    products : "blas" (fast), "exact" (units with equal weights stay bitwise equal) or "scipy_blas" (fast, and allows
+        ``SGD(fused=True)``); see ``npnet.products``.
     relu_grad_at_zero : relu'(0), 0 by default as in PyTorch.
     """
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:

@@ -75,6 +75,10 @@ def train(net, X, y, *, optimizer, epochs, batch_size, rng, loss="softmax_cross_
     batch_size = _validate.positive_int("batch_size", batch_size)
     _validate.generator("rng", rng)
     loss_fn = losses.get(loss)
+    # plain SGD's fast path (``SGD(fused=True)``): the update happens inside backward's weight GEMM
+    sgd_lr = optimizer.lr if getattr(optimizer, "fused", False) else None
+    if sgd_lr is not None and optimizer.network is not net:
+        raise ValueError("optimizer has fused=True for another network than net")
     n = X.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)
     history = {"epoch": [], "train_loss": [], "train_acc": [], "test_acc": []}
@@ -95,8 +99,9 @@ def train(net, X, y, *, optimizer, epochs, batch_size, rng, loss="softmax_cross_
                 raise FloatingPointError(
                     f"loss became {value} at epoch {epoch}, step {step} of {steps_per_epoch}; "
                     "the weights diverged (try a smaller learning rate or a smaller-scale initialization)")
-            net.backward(loss_fn.backward())
-            optimizer.step()
+            net.backward(loss_fn.backward(), sgd_lr=sgd_lr)
+            if sgd_lr is None:
+                optimizer.step()
             total += value
             if on_step is not None:
                 on_step(epoch, step, net, value)

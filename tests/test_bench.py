@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 import npnet
 
@@ -15,18 +16,32 @@ def test_quick_bench_writes_json_and_figure(tmp_path):
     assert bench.main(["--quick", "--rounds", "1", "--out", str(tmp_path), "--data", "bundled"]) is None
     result = json.loads((tmp_path / "bench.json").read_text())
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
-    for name in ("gemm_floor_float64", "npnet_blas_float64", "npnet_exact_float64", "sklearn_float64",
-                 "gemm_floor_float32", "npnet_blas_float32"):
+    for name in ("gemm_floor_float64", "gemm_floor_scipy_float64", "npnet_blas_float64", "npnet_fused_float64",
+                 "npnet_exact_float64", "sklearn_float64", "gemm_floor_float32", "npnet_fused_float32",
+                 *(f"{loop}_float32" for loop in bench.LOOPS)):
         assert result["median_seconds"][name] > 0
     assert {r["target"] for r in result["ratios"]} >= {t[0] for t in bench.TARGETS if "torch" not in t[1]
                                                         and "torch" not in t[2]}
     assert set(result["peak_memory_bytes_per_epoch"]) == {"float64", "float32"}
-    assert result["scaling"] and result["blas"]
+    assert result["scaling"] and result["blas"] and "OPENBLAS_CORETYPE" in result["blas_environment"]
+    fastest = next(r for r in result["ratios"] if r["numerator"] == "npnet_fused_float64"
+                   and r["target"].startswith("npnet fast / fastest"))
+    assert fastest["denominator"] == min((f"{loop}_float64" for loop in bench.LOOPS),
+                                         key=result["median_seconds"].get)
     assert result["config"]["quick"] is True and result["config"]["sizes"] == bench.SIZES
 
 
 def test_gemm_floor_does_the_products_of_a_training_step():
     assert bench.gemm_floor_epoch(200, np.float64, 0) > 0
+    assert bench.gemm_floor_epoch(200, np.float32, 0, library="scipy") > 0
+    rng = np.random.default_rng(0)
+    A, W, D = rng.random((100, 784)), rng.random((100, 784)), rng.random((100, 100))
+    for library in ("numpy", "scipy"):
+        forward, weight_grad, input_grad = bench._products(library, np.float64)
+        Z, dW, dX = np.empty((100, 100)), np.empty((100, 784)), np.empty((100, 784))
+        forward(A, W, Z), weight_grad(D, A, dW), input_grad(D, W, dX)
+        for got, want in ((Z, A @ W.T), (dW, D.T @ A), (dX, D @ W)):
+            np.testing.assert_allclose(got, want, rtol=1e-12)
     assert bench.gemm_floor_epoch(200, np.float32, 0, X=np.zeros((200, 784), np.float32)) > 0
 
 
@@ -37,21 +52,35 @@ def test_bad_argument_exits_2(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def _npnet_weights(X, y, dtype, fused):
+    rng = np.random.default_rng(7)
+    net = npnet.mlp(bench.SIZES, "relu", "he_normal", rng=rng, dtype=dtype,
+                    matmul="scipy_blas" if fused else "blas")
+    npnet.train(net, X, y, optimizer=npnet.SGD(net, lr=bench.LR, fused=fused), epochs=1, batch_size=bench.BATCH,
+                rng=rng, eval_train=False)
+    return [p.value for p in net.parameters()]
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_minimal_numpy_loop_trains_exactly_like_npnet(dtype):
-    # the bench's "best a NumPy loop can do" reference must be the same computation, not a cheaper strawman
+def test_hand_written_loops_train_like_npnet(dtype):
+    # the bench's references must be the same computation as npnet, not cheaper strawmen
     rng = np.random.default_rng(5)
     X, y = rng.random((300, 784)).astype(dtype), rng.integers(0, 10, 300)
-    _, weights = bench.minimal_numpy_epoch(X, y, dtype, 7, return_weights=True)
-    rng = np.random.default_rng(7)
-    net = npnet.mlp(bench.SIZES, "relu", "he_normal", rng=rng, dtype=dtype)
-    npnet.train(net, X, y, optimizer=npnet.SGD(net, lr=bench.LR), epochs=1, batch_size=bench.BATCH, rng=rng,
-                eval_train=False)
-    ours = [p.value for p in net.parameters()]
-    assert len(weights) == len(ours)
-    for mine, theirs in zip(weights, ours):
-        assert mine.dtype == dtype
-        np.testing.assert_array_equal(mine, theirs)
+    with threadpool_limits(1):   # NumPy's and SciPy's BLAS alternate here: spare the test their pools' fight
+        plain, fused = _npnet_weights(X, y, dtype, False), _npnet_weights(X, y, dtype, True)
+        loops = (bench.minimal_numpy_epoch, bench.optimised_numpy_epoch, bench.scipy_flat_epoch,
+                 bench.scipy_objects_epoch)
+        results = {loop: loop(X, y, dtype, 7, return_weights=True)[1] for loop in loops}
+    for loop, weights in results.items():
+        assert len(weights) == len(plain)
+        for mine, theirs, theirs_fused in zip(weights, plain, fused):
+            assert mine.dtype == dtype
+            if loop is bench.minimal_numpy_epoch:      # npnet's default arithmetic, NumPy's BLAS: bitwise
+                np.testing.assert_array_equal(mine, theirs)
+            elif loop is bench.optimised_numpy_epoch:  # lr folded into δ: equal up to rounding
+                np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-12 if dtype == np.float64 else 1e-5)
+            else:                                      # the same SciPy BLAS calls as npnet fast: bitwise
+                np.testing.assert_array_equal(mine, theirs_fused)
 
 
 def test_floor_with_gather_and_update_runs():

@@ -388,3 +388,59 @@ def test_evaluate_extremes():
     assert evaluate(net, X, np.zeros(4, dtype=int))["accuracy"] == 1.0
     assert evaluate(net, X, np.ones(4, dtype=int))["accuracy"] == 0.0
     assert evaluate(net, X, np.array([0, 1, 0, 1]))["accuracy"] == 0.5
+
+
+# ---------------------------------------------------------------- fused SGD (SGD(fused=True): train's fast path)
+
+
+def _trained(dtype, fused, activation="relu"):
+    X, y = blobs(3, n=150, d=20)
+    net = mlp([20, 16, 16, 16, 2], activation, rng=np.random.default_rng(0), dtype=dtype, products="scipy_blas")
+    train(net, X, y, optimizer=SGD(net, lr=0.3, fused=fused), epochs=4, batch_size=32,   # last batch: 22 rows
+          rng=np.random.default_rng(1), eval_train=False)
+    return net
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_fused_sgd_gives_the_weights_of_sgd_float64(activation):
+    plain, fused = _trained(np.float64, False, activation), _trained(np.float64, True, activation)
+    for p, q in zip(plain.parameters(), fused.parameters()):
+        assert not np.array_equal(p.value, _trained_start(p.name))        # training moved every parameter
+        np.testing.assert_allclose(q.value, p.value, rtol=0, atol=1e-12)
+
+
+def _trained_start(name):
+    return mlp([20, 16, 16, 16, 2], rng=np.random.default_rng(0)).get_weights()[name]
+
+
+def test_fused_sgd_float32_stays_float32_and_close():
+    plain, fused = _trained(np.float32, False), _trained(np.float32, True)
+    for p, q in zip(plain.parameters(), fused.parameters()):
+        assert q.value.dtype == np.float32
+        np.testing.assert_allclose(q.value, p.value, rtol=0, atol=1e-5)
+
+
+def test_fused_sgd_leaves_gradients_unset_and_step_still_uses_them():
+    net = _trained(np.float64, True)
+    assert all(not np.any(p.grad) for p in net.parameters())     # documented: training sets no dW, db
+    opt = SGD(net, lr=0.1, fused=True)
+    net.backward(np.ones((len(net.dense[0]._X), 2)))
+    before = net.get_weights()
+    opt.step()                                                   # hand-written loops: step() updates from dW
+    assert all(not np.array_equal(before[p.name], p.value) for p in net.parameters())
+
+
+def test_fused_sgd_errors():
+    net = mlp([3, 4, 2], rng=np.random.default_rng(0), products="scipy_blas")
+    with pytest.raises(ValueError, match="momentum"):
+        SGD(net, lr=0.1, momentum=0.9, fused=True)
+    for mode in ("blas", "exact"):
+        with pytest.raises(ValueError, match="matmul='scipy_blas'"):
+            SGD(mlp([3, 4, 2], rng=np.random.default_rng(0), matmul=mode), lr=0.1, fused=True)
+    with pytest.raises(ValueError, match="matmul='scipy_blas'"):
+        SGD(net.parameters(), lr=0.1, fused=True)
+    other = mlp([3, 4, 2], rng=np.random.default_rng(1), products="scipy_blas")
+    X, y = blobs(0, n=10, d=3)
+    with pytest.raises(ValueError, match="another network"):
+        train(net, X, y, optimizer=SGD(other, lr=0.1, fused=True), epochs=1, batch_size=5,
+              rng=np.random.default_rng(0))
