@@ -527,7 +527,7 @@ def readme_table(result):
         table.setdefault(label, {})[dtype] = cell
         if bound:
             targets.setdefault(label, []).append(f"{bound} ({dtype[5:]}): {'met' if r['met'] else '**not met**'}")
-    lines = [f"| ratio ({result['rounds']} interleaved rounds, one run) | float64 | float32 | target |",
+    lines = [f"| ratio ({result['config']['rounds']} interleaved rounds, one run) | float64 | float32 | target |",
              "|---|---|---|---|"]
     for label, cells in table.items():
         lines.append(f"| {label} | {cells.get('float64', '–')} | {cells.get('float32', '–')} | "

@@ -55,7 +55,7 @@ def test_bad_argument_exits_2(tmp_path):
 def _npnet_weights(X, y, dtype, fused):
     rng = np.random.default_rng(7)
     net = npnet.mlp(bench.SIZES, "relu", "he_normal", rng=rng, dtype=dtype,
-                    matmul="scipy_blas" if fused else "blas")
+                    products="scipy_blas" if fused else "blas")
     npnet.train(net, X, y, optimizer=npnet.SGD(net, lr=bench.LR, fused=fused), epochs=1, batch_size=bench.BATCH,
                 rng=rng, eval_train=False)
     return [p.value for p in net.parameters()]

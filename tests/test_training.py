@@ -435,9 +435,9 @@ def test_fused_sgd_errors():
     with pytest.raises(ValueError, match="momentum"):
         SGD(net, lr=0.1, momentum=0.9, fused=True)
     for mode in ("blas", "exact"):
-        with pytest.raises(ValueError, match="matmul='scipy_blas'"):
-            SGD(mlp([3, 4, 2], rng=np.random.default_rng(0), matmul=mode), lr=0.1, fused=True)
-    with pytest.raises(ValueError, match="matmul='scipy_blas'"):
+        with pytest.raises(ValueError, match="products='scipy_blas'"):
+            SGD(mlp([3, 4, 2], rng=np.random.default_rng(0), products=mode), lr=0.1, fused=True)
+    with pytest.raises(ValueError, match="products='scipy_blas'"):
         SGD(net.parameters(), lr=0.1, fused=True)
     other = mlp([3, 4, 2], rng=np.random.default_rng(1), products="scipy_blas")
     X, y = blobs(0, n=10, d=3)
