@@ -92,7 +92,7 @@ LECTURE_VARIANTS = {
 # ---------------------------------------------------------------- study 3: init-bench's all-zero sigmoid net
 
 ALLZERO = {"sizes": [784, 100, 10], "lr": 0.1, "batch": 100, "epochs": 15, "quick_epochs": 2, "study_epochs": 5,
-           "n": BENCH["n"], "quick_n": BENCH["quick_n"], "ceiling_lr": 0.01, "ceiling_epochs": 20}
+           "n": BENCH["n"], "quick_n": BENCH["quick_n"], "ceiling_lr": 0.01, "ceiling_epochs": 60}
 ALLZERO_BATCHES = (32, 64, 100, 128)
 ALLZERO_PUBLISHED = {1: 0.117, 5: 0.245}
 #: candidate → (batch, matmul, dtype, normalize) for the 784-100-10 all-zero sigmoid net
@@ -270,6 +270,13 @@ def bench_summary(records, epochs, ones_share, test_shares):
                 if epoch <= epochs and complete(runs):
                     verdicts.append({"init": name, "quantity": key, "epoch": epoch,
                                      **compare(values[epoch], at_epoch(runs, key, epoch), TOLERANCE[key])})
+    # the study does not state its batch: which batch size's mean comes closest to each published number
+    for v in verdicts:
+        means = {b: at_epoch(runs_of(records, "init-bench", v["init"], batch_size=b), v["quantity"], v["epoch"])["mean"]
+                 for b in (BENCH["batch"], *BENCH_BATCHES)
+                 if complete(runs_of(records, "init-bench", v["init"], batch_size=b))}
+        v["mean_by_batch"] = {str(b): m for b, m in means.items()}
+        v["closest_batch"] = min(means, key=lambda b: abs(means[b] - v["published"]))
     he, lecun = ({r["seed"]: r for r in main if r["variant"] == v and r["diverged"] is None} for v in ("he", "lecun"))
     seeds = sorted(set(he) & set(lecun))
     faster = {
@@ -369,59 +376,89 @@ def steps_to_reach(run, level):
     return None
 
 
-def acc_at_step(runs, step):
-    """Mean test accuracy interpolated (linearly, between epochs) at SGD step ``step``; None beyond the runs."""
-    runs = complete(runs)
-    x = np.arange(0, runs[0]["epochs"] + 1) * runs[0]["steps_per_epoch"]
-    if step > x[-1]:
+def step_curve(runs):
+    """(steps at the end of each epoch, mean test accuracy over the runs there)."""
+    return (np.asarray(runs[0]["epoch"]) * runs[0]["steps_per_epoch"],
+            np.mean([r["test_acc"] for r in runs], axis=0))
+
+
+def crossing_step(runs, level):
+    """The SGD step where the mean accuracy curve first reaches ``level``, linear between epochs (None if never)."""
+    x, y = step_curve(runs)
+    above = np.flatnonzero(y >= level)
+    if not len(above):
         return None
-    return float(np.mean([np.interp(step, x, [0.0, *r["test_acc"]]) for r in runs]))
+    i = above[0]
+    if i == 0:
+        return float(x[0])
+    return float(x[i - 1] + (level - y[i - 1]) / (y[i] - y[i - 1]) * (x[i] - x[i - 1]))
 
 
 def allzero_summary(records, data_n_train, constant_level):
-    target = ALLZERO_PUBLISHED[5]
+    """Each candidate explanation of init-bench's all-zero 0.117 → 0.245, measured.
+
+    The study trained on 10,000 images: its epoch 5 is step 5·⌈10000/B⌉. Offline we have 8,000, so each
+    candidate is judged at that step on its own accuracy-vs-steps curve (on 10,000 images, at epoch 5 itself).
+    """
+    target, first = ALLZERO_PUBLISHED[5], ALLZERO_PUBLISHED[1]
+    study_epochs, n_study = ALLZERO["study_epochs"], ALLZERO["n"][0]
     candidates = {}
     for name in ALLZERO_CANDIDATES:
         runs = complete(runs_of(records, "allzero", name))
         if not runs:
             continue
-        e5 = min(ALLZERO["study_epochs"], runs[0]["epochs"])   # a --quick run has fewer epochs
-        acc1, acc5 = at_epoch(runs, "test_acc", 1), at_epoch(runs, "test_acc", e5)
-        reach = [steps_to_reach(r, target) for r in runs]
-        fits = acc1["mean"] <= constant_level + 0.02 and abs(acc5["mean"] - target) <= max(2 * acc5["sd"], 0.03)
+        batch = runs[0]["batch_size"]
+        study_step = study_epochs * math.ceil(n_study / batch)
+        x, y = step_curve(runs)
+        at_study = float(np.interp(study_step, x, y)) if study_step <= x[-1] else None
+        cross = crossing_step(runs, target)
+        acc1 = at_epoch(runs, "test_acc", 1)
+        fits = (at_study is not None and acc1["mean"] <= constant_level + 0.02
+                and abs(at_study - target) <= 0.03)
         candidates[name] = {
-            "batch_size": runs[0]["batch_size"], "matmul": runs[0]["matmul"], "dtype": runs[0]["dtype"],
+            "batch_size": batch, "matmul": runs[0]["matmul"], "dtype": runs[0]["dtype"],
             "normalized": runs[0]["data"]["normalized"], "steps_per_epoch": runs[0]["steps_per_epoch"],
-            "test_acc_epoch1": acc1, "test_acc_epoch5": acc5,
+            "test_acc_epoch1": acc1,
+            "test_acc_epoch5": at_epoch(runs, "test_acc", min(study_epochs, runs[0]["epochs"])),
             "test_acc_final": at_epoch(runs, "test_acc", runs[0]["epochs"]),
-            "steps_to_reach_published": reach,
+            "study_step_epoch5_on_10000_images": study_step,
+            "test_acc_at_study_step": at_study,
+            "steps_to_reach_published_per_seed": [steps_to_reach(r, target) for r in runs],
+            "mean_curve_reaches_published_at_step": cross,
+            "implied_batch_for_published": None if cross is None else study_epochs * n_study / cross,
             "distinct_hidden_units_final": sorted({r["distinct_rows"][-1][0] for r in runs}),
             "fits_published": bool(fits)}
-    # the study trained on 10,000 images: 5 epochs are 5·⌈10000/B⌉ steps; read our step curves there
-    ten_k = {}
-    for name, c in candidates.items():
-        if not c["normalized"] and c["matmul"] == "exact":
-            steps = ALLZERO["study_epochs"] * math.ceil(ALLZERO["n"][0] / c["batch_size"])
-            ten_k[name] = {"steps": steps, "test_acc": acc_at_step(runs_of(records, "allzero", name), steps)}
     ceiling_runs = complete(runs_of(records, "allzero", "one_unit_ceiling"))
-    ceiling = stats([max(r["test_acc"]) for r in ceiling_runs]) if ceiling_runs else None
+    best_zero = max((max(r["test_acc"]) for r in records if r["study"] == "allzero" and r["diverged"] is None
+                     and r["variant"] != "one_unit_ceiling"), default=None)
     f32, exact = candidates.get("blas_f32"), candidates.get(f"batch{ALLZERO['batch']}")
+    sweep = {n: c for n, c in candidates.items() if n.startswith("batch")}
+    implied = [c["implied_batch_for_published"] for c in sweep.values() if c["implied_batch_for_published"]]
     explanations = {
         "float32_round_off": None if not (f32 and exact) else {
             "distinct_hidden_units_final": f32["distinct_hidden_units_final"],
-            "test_acc_epoch5_blas_f32": f32["test_acc_epoch5"]["mean"],
-            "test_acc_epoch5_exact": exact["test_acc_epoch5"]["mean"],
-            "fits": f32["fits_published"]},
-        "batch_size": {n: c["fits_published"] for n, c in candidates.items() if n.startswith("batch")},
-        "more_epochs_or_steps": {n: c["steps_to_reach_published"] for n, c in candidates.items()},
-        "normalized_inputs": candidates.get("normalized", {}).get("fits_published"),
-        "ten_thousand_images": {"available": data_n_train >= ALLZERO["n"][0],
-                                "step_equivalent_at_epoch5": ten_k},
+            "test_acc_final_blas_f32": f32["test_acc_final"]["mean"],
+            "test_acc_final_exact": exact["test_acc_final"]["mean"],
+            "fits": f32["fits_published"],
+            "finding": "the units do split in float32 BLAS, but the accuracy is the exact net's: round-off does "
+                       "not explain 0.245"},
+        "batch_size_and_epochs": {
+            "steps_to_reach_published": {n: c["mean_curve_reaches_published_at_step"] for n, c in sweep.items()},
+            "implied_batch_on_10000_images": implied,
+            "finding": "the all-zero net needs about the same number of SGD steps to reach 0.245 whatever the "
+                       "batch; batch and epochs matter only through the number of steps"},
+        "normalized_inputs": None if "normalized" not in candidates else {
+            "steps_to_reach_published": candidates["normalized"]["mean_curve_reaches_published_at_step"],
+            "implied_batch_on_10000_images": candidates["normalized"]["implied_batch_for_published"]},
+        "ten_thousand_images": {"available": data_n_train >= n_study,
+                                "note": "judged at step 5·⌈10000/B⌉ of each curve" if data_n_train < n_study
+                                else "the runs use 10,000 images"},
     }
-    fitting = [n for n, c in candidates.items() if c["fits_published"]]
-    return {"published": {str(k): v for k, v in ALLZERO_PUBLISHED.items()}, "constant_prediction_level": constant_level,
-            "candidates": candidates, "one_unit_ceiling_best_test_acc": ceiling, "explanations": explanations,
-            "fitting_candidates": fitting,
+    return {"published": {str(k): v for k, v in ALLZERO_PUBLISHED.items()}, "published_epoch1_is_constant": first,
+            "constant_prediction_level": constant_level, "candidates": candidates,
+            "one_unit_net_best_test_acc": stats([max(r["test_acc"]) for r in ceiling_runs]) if ceiling_runs else None,
+            "all_zero_best_test_acc": best_zero, "explanations": explanations,
+            "fitting_candidates": [n for n, c in candidates.items() if c["fits_published"]],
             "curves": {n: curve(runs_of(records, "allzero", n), "test_acc") for n in (*ALLZERO_CANDIDATES,
                                                                                        "one_unit_ceiling")}}
 
@@ -646,9 +683,12 @@ def report(studies):
     bench = studies.get("init-bench")
     if bench:
         print("\ninit-bench (batch 100): published vs ours (mean ± SD over seeds)")
-        print(common.format_table(["init", "quantity", "epoch", "published", "ours", "min–max", "verdict"], [
+        print(common.format_table(["init", "quantity", "epoch", "published", "ours", "min–max", "verdict",
+                                   "mean at batch 32/64/128", "closest batch"], [
             [v["init"], v["quantity"], v["epoch"], v["published"], f"{v['ours']['mean']:.4f} ± {v['ours']['sd']:.4f}",
-             f"{v['ours']['min']:.3f}–{v['ours']['max']:.3f}", v["verdict"]] for v in bench["verdicts"]]))
+             f"{v['ours']['min']:.3f}–{v['ours']['max']:.3f}", v["verdict"],
+             "/".join(f"{v['mean_by_batch'][str(b)]:.3f}" for b in BENCH_BATCHES if str(b) in v["mean_by_batch"]),
+             v["closest_batch"]] for v in bench["verdicts"]]))
         f = bench["he_fastest"]
         print(f"He fastest: lower epoch-1 loss than LeCun in {f['he_lower_loss_epoch1']}/{f['seeds']} seeds, higher "
               f"final accuracy in {f['he_higher_acc_final']}/{f['seeds']}: {f['verdict']}")
@@ -665,20 +705,21 @@ def report(studies):
             print(f"  {v['claim']} [{v['variant']}]: ours {num} → {v['verdict']}")
     allzero = studies.get("allzero")
     if allzero:
-        print("\nallzero: the published all-zero sigmoid net: 0.117 after epoch 1, 0.245 after epoch 5")
-        e5 = "test_acc_epoch5"
-        print(common.format_table(["candidate", "steps/epoch", "acc epoch 1", "acc epoch 5", "steps to 0.245",
-                                   "distinct units", "fits"], [
-            [n, c["steps_per_epoch"], f"{c['test_acc_epoch1']['mean']:.3f}", f"{c[e5]['mean']:.3f} ± {c[e5]['sd']:.3f}",
-             ",".join(str(s) for s in c["steps_to_reach_published"]), c["distinct_hidden_units_final"],
-             c["fits_published"]] for n, c in allzero["candidates"].items()]))
-        ten = allzero["explanations"]["ten_thousand_images"]["step_equivalent_at_epoch5"]
-        print("with 10,000 training images, epoch 5 is at step " + ", ".join(
-            f"{t['steps']} for {n} (our acc there {t['test_acc']:.3f})" for n, t in ten.items()
-            if t["test_acc"] is not None))
-        if allzero["one_unit_ceiling_best_test_acc"]:
-            print(f"one hidden unit trained well (784-1-10, Adam): best test acc "
-                  f"{allzero['one_unit_ceiling_best_test_acc']['mean']:.3f}")
+        print("\nallzero: the published all-zero sigmoid net: 0.117 after epoch 1, 0.245 after epoch 5 (10,000 images)")
+        print(common.format_table(["candidate", "steps/epoch", "acc ep 1", "acc ep 5", "study's ep-5 step",
+                                   "acc there", "reaches 0.245 at step", "implied batch", "distinct units", "fits"], [
+            [n, c["steps_per_epoch"], f"{c['test_acc_epoch1']['mean']:.3f}",
+             f"{c['test_acc_epoch5']['mean']:.3f} ± {c['test_acc_epoch5']['sd']:.3f}",
+             c["study_step_epoch5_on_10000_images"], fmt(c["test_acc_at_study_step"]),
+             fmt(c["mean_curve_reaches_published_at_step"], ".0f"), fmt(c["implied_batch_for_published"], ".0f"),
+             c["distinct_hidden_units_final"], c["fits_published"]] for n, c in allzero["candidates"].items()]))
+        one = allzero["one_unit_net_best_test_acc"]
+        print(f"best test accuracy of any all-zero run: {fmt(allzero['all_zero_best_test_acc'])}; one hidden unit "
+              f"(784-1-10, Adam): {fmt(one and one['mean'])}")
+
+
+def fmt(value, spec=".3f"):
+    return "-" if value is None else format(value, spec)
 
 
 if __name__ == "__main__":
