@@ -44,6 +44,7 @@ NORMALIZE = (0.1307, 0.3081)          # the lecture's transforms.Normalize((0.13
 BENCH = {"sizes": [784, 100, 100, 100, 100, 100, 10], "lr": 0.01, "batch": 100, "epochs": 8, "quick_epochs": 3,
          "n": (10_000, 2_000), "quick_n": (2_000, 300)}
 BENCH_BATCHES = (32, 64, 128)        # the extra panel: batch size is not stated in the study
+QUICK_BENCH_BATCHES = (32,)
 #: label → (weight init spec, formula); biases 0
 BENCH_INITS = {
     "std0.01": (("normal", {"std": 0.01}), "W ~ N(0, 0.01²), b = 0"),
@@ -180,11 +181,11 @@ def run_one(t):
 
 # ---------------------------------------------------------------- the runs of each study
 
-def bench_tasks(data, carve, seeds, epochs):
+def bench_tasks(data, carve, seeds, epochs, batches=BENCH_BATCHES):
     """init-bench: every init at batch 100 (the main figures) and at batch 32/64/128 (the extra panel)."""
     return [task("init-bench", name, seed, sizes=BENCH["sizes"], init=spec, bias="zeros", activation="relu",
                  optimizer="sgd", lr=BENCH["lr"], batch=batch, epochs=epochs, data=data, carve=carve, formula=formula)
-            for batch in (BENCH["batch"], *BENCH_BATCHES)
+            for batch in (BENCH["batch"], *batches)
             for name, (spec, formula) in BENCH_INITS.items() for seed in seeds]
 
 
@@ -618,7 +619,8 @@ def main(argv=None):
         data_info["allzero"], shares["allzero"] = data_info["init-bench"], shares["init-bench"]
         carve = data_info["init-bench"]["source"]
         if "init-bench" in args.study:
-            tasks += bench_tasks(ref, carve, seeds, BENCH["quick_epochs"] if args.quick else BENCH["epochs"])
+            tasks += bench_tasks(ref, carve, seeds, BENCH["quick_epochs"] if args.quick else BENCH["epochs"],
+                                 QUICK_BENCH_BATCHES if args.quick else BENCH_BATCHES)
         if "allzero" in args.study:
             epochs = ALLZERO["quick_epochs"] if args.quick else ALLZERO["epochs"]
             tasks += allzero_tasks(ref, carve, seeds, epochs,
@@ -652,7 +654,7 @@ def main(argv=None):
     result = {
         "experiment": "training",
         "config": {"studies": args.study, "seeds": seeds, "quick": args.quick,
-                   "init-bench": {**BENCH, "extra_batches": list(BENCH_BATCHES),
+                   "init-bench": {**BENCH, "extra_batches": list(QUICK_BENCH_BATCHES if args.quick else BENCH_BATCHES),
                                   "inits": {k: v[1] for k, v in BENCH_INITS.items()}},
                    "lecture": {**LECTURE, "normalize": list(NORMALIZE),
                                "variants": {k: v[-1] for k, v in LECTURE_VARIANTS.items()}},
