@@ -139,8 +139,11 @@ def build(t):
 
 
 def run_one(t):
-    """Train task ``t``; return (record, (wall seconds, CPU seconds)). The record holds per-epoch train loss, test loss, test accuracy,
-    the distinct rows of every hidden layer's W, and ``diverged`` = {epoch, step, message} or None."""
+    """Train task ``t``; return (record, (wall seconds, CPU seconds)).
+
+    The record holds per-epoch train loss, test loss and test accuracy, the distinct rows of every hidden layer's
+    W, the parameters that changed or are nonzero at the end, and ``diverged`` = {epoch, step, message} or None.
+    """
     start, start_cpu = time.perf_counter(), time.process_time()
     X, y, Xt, yt = load_data(**t["data"])
     net = build(t)
@@ -281,7 +284,8 @@ def bench_summary(records, epochs, ones_share, test_shares):
     he, lecun = ({r["seed"]: r for r in main if r["variant"] == v and r["diverged"] is None} for v in ("he", "lecun"))
     seeds = sorted(set(he) & set(lecun))
     faster = {
-        "claim": "He learns fastest (lower train loss than the study's \"Xavier\" after epoch 1, higher final accuracy)",
+        "claim": "He learns fastest (lower train loss than the study's \"Xavier\" after epoch 1, "
+                 "higher final accuracy)",
         "seeds": len(seeds),
         "he_lower_loss_epoch1": sum(he[s]["train_loss"][0] < lecun[s]["train_loss"][0] for s in seeds),
         "he_higher_acc_final": sum(he[s]["test_acc"][-1] > lecun[s]["test_acc"][-1] for s in seeds),
@@ -487,16 +491,17 @@ def bench_figures(summary, info, out, seeds):
             if c is not None:
                 band(ax, c, f"C{i}", f"{BENCH_LABELS[init]} (n={c['n']})")
             pub = BENCH_PUBLISHED.get(init, {}).get(key, {})
+            label = f"published {'“Xavier”' if init == 'lecun' else init}" if pub else None
             ax.plot(list(pub), list(pub.values()), linestyle="none", marker="*", markersize=13, color=f"C{i}",
-                    markeredgecolor="k", label=f"published {'“Xavier”' if init == 'lecun' else init}" if pub else None)
+                    markeredgecolor="k", label=label)
             for b in (*BENCH_BATCHES, BENCH["batch"]):
                 c = summary["curves"][str(b)][init][key]
                 if c is not None:
                     ax_b.plot(np.arange(1, len(c["mean"]) + 1), c["mean"], color=f"C{i}", linestyle=BATCH_STYLES[b],
                               label=f"{init}, batch {b}")
                     ax_b.xaxis.set_major_locator(common.plt.MaxNLocator(integer=True))
-        ax.set_title(f"batch {BENCH['batch']}: mean and min–max band over {seeds} seeds; ★ published (PyTorch, 1 run)",
-                     fontsize=9)
+        ax.set_title(f"batch {BENCH['batch']}: mean and min–max band over {seeds} seeds; "
+                     "★ published (PyTorch, 1 run)", fontsize=9)
         ax_b.set_title("mean over seeds, by batch size (the study does not state its batch)", fontsize=9)
         for a in (ax, ax_b):
             a.set_xlabel("epoch")
@@ -527,7 +532,8 @@ def lecture_figure(summary, info, out, seeds):
     ax_l.legend(fontsize=7)
     for a in (ax, ax_l):
         a.set_xlabel("epoch")
-    fig.suptitle(f"784-128-64-10, x→(x−0.1307)/0.3081, Adam lr {LECTURE['lr']} (SGD lr {LECTURE['sgd_lr']} dashed), "
+    fig.suptitle(f"784-128-64-10, x→(x−0.1307)/0.3081, Adam lr {LECTURE['lr']} "
+                 f"(SGD lr {LECTURE['sgd_lr']} dashed), "
                  f"batch {LECTURE['batch']} — {info['source']} ({info['n_train']:,}/{info['n_test']:,})", fontsize=9)
     common.save_figure(fig, out / "lecture_inits.png")
 
@@ -575,8 +581,7 @@ def study_data(args, progress, n_train, n_test, fallback=None):
     kind = split.info["source_kind"]
     source = {"bundled": "bundled", "cache": "openml", "openml": "openml"}.get(kind, split.info["requested_source"])
     progress(f"data: {split.source}" + (f" ({split.info['notice']})" if split.info["notice"] else ""))
-    ref = {"source": source, "n_train": n_train if split.info["n_train"] == n_train else split.info["n_train"],
-           "n_test": split.info["n_test"], "normalize": False}
+    ref = {"source": source, "n_train": split.info["n_train"], "n_test": split.info["n_test"], "normalize": False}
     shares = (np.bincount(split.y_test, minlength=10) / len(split.y_test)).tolist()
     return ref, split.info, shares
 
@@ -614,8 +619,8 @@ def main(argv=None):
     seeds = [args.seed + i for i in range(args.seeds)]
     tasks, data_info, shares = [], {}, {}
     if "init-bench" in args.study or "allzero" in args.study:
-        ref, data_info["init-bench"], shares["init-bench"] = study_data(args, progress,
-                                                                        *(BENCH["quick_n"] if args.quick else BENCH["n"]))
+        n = BENCH["quick_n"] if args.quick else BENCH["n"]
+        ref, data_info["init-bench"], shares["init-bench"] = study_data(args, progress, *n)
         data_info["allzero"], shares["allzero"] = data_info["init-bench"], shares["init-bench"]
         carve = data_info["init-bench"]["source"]
         if "init-bench" in args.study:
@@ -695,7 +700,8 @@ def report(studies):
         print(f"He fastest: lower epoch-1 loss than LeCun in {f['he_lower_loss_epoch1']}/{f['seeds']} seeds, higher "
               f"final accuracy in {f['he_higher_acc_final']}/{f['seeds']}: {f['verdict']}")
         s = bench["std0.01_one_class"]
-        print(f"std 0.01: share of digit 1 in the first 2,000 test images = {s['share_of_digit_1_in_first_2000_test_images']}"
+        print("std 0.01: share of digit 1 in the first 2,000 test images = "
+              f"{s['share_of_digit_1_in_first_2000_test_images']}"
               f"; our accuracy is one class's share at every epoch: {s['our_accuracy_is_one_class_share_every_epoch']}")
     lecture = studies.get("lecture")
     if lecture:
