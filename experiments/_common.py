@@ -158,12 +158,13 @@ def prepare_out(args):
     return path
 
 
-def load_mnist(args, n_train, n_test, dtype=None):
+def load_mnist(args, n_train, n_test, dtype=None, subset="random"):
     """``npnet.data.load_mnist`` for an experiment: --data and --seed from ``args``; bad sources or sizes
-    (e.g. an IDX directory with too few images, a bad $NPNET_DATA) become a UsageError."""
+    (e.g. an IDX directory with too few images, a bad $NPNET_DATA) become a UsageError. ``subset="first"`` is
+    the studies' fixed, unshuffled carve (see ``npnet.data.load_mnist``)."""
     kwargs = {} if dtype is None else {"dtype": dtype}
     try:
-        return npdata.load_mnist(n_train, n_test, seed=args.seed, source=args.data, **kwargs)
+        return npdata.load_mnist(n_train, n_test, seed=args.seed, source=args.data, subset=subset, **kwargs)
     except npdata.DataError:
         raise
     except (TypeError, ValueError) as exc:
@@ -220,8 +221,11 @@ def _one_blas_thread(fn, task):
         return fn(task)
 
 
-def parallel_map(fn, tasks, jobs):
+def parallel_map(fn, tasks, jobs, on_result=None):
     """``[fn(t) for t in tasks]``, in order, in ``jobs`` joblib worker processes.
+
+    ``on_result(i, result)``, if given, is called in the parent as each result arrives (in task order), e.g. to
+    print a progress line per run.
 
     Each task runs with BLAS limited to one thread, whatever ``jobs`` is, so ``--jobs 1`` and ``--jobs N`` give
     bitwise-identical results (float32 GEMM results change with the BLAS thread count). ``fn`` must be a
@@ -232,8 +236,16 @@ def parallel_map(fn, tasks, jobs):
     from joblib import Parallel, delayed
     tasks = list(tasks)
     if jobs == 1:
-        return [_one_blas_thread(fn, t) for t in tasks]
-    return Parallel(n_jobs=min(jobs, len(tasks)) or 1)(delayed(_one_blas_thread)(fn, t) for t in tasks)
+        results = (_one_blas_thread(fn, t) for t in tasks)
+    else:
+        results = Parallel(n_jobs=min(jobs, len(tasks)) or 1, return_as="generator")(
+            delayed(_one_blas_thread)(fn, t) for t in tasks)
+    out = []
+    for i, result in enumerate(results):
+        if on_result is not None:
+            on_result(i, result)
+        out.append(result)
+    return out
 
 
 def write_json(path, obj):
