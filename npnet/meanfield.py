@@ -160,3 +160,10 @@ def critical_sigma_w2(name, sigma_b2, lo=0.5, hi=4.0, tol=1e-8):
         else:
             lo, f_lo = mid, f_mid
     return 0.5 * (lo + hi)
+
+
+# The quadrature rule depends on n alone, and hermegauss solves an n×n eigenproblem (~50 ms at n = 100) on
+# every call: compute it once per n. Callers only read the returned arrays.
+import functools  # noqa: E402
+
+_rule = functools.lru_cache(maxsize=None)(_rule)
