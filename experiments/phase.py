@@ -15,9 +15,11 @@ critical line χ₁ = 1 (tanh at σ_b² = 0.05: σ_w² ≈ 1.761; ReLU: σ_w² =
 trains when L ≲ 6ξ_c and fails beyond. The heatmap carries L = 3ξ_c and 6ξ_c; the JSON and the printout count
 how many cells agree with "trained iff L ≤ 6ξ_c".
 
-ξ measured directly: pairs of inputs with correlation c₀ = 0.99 (both at length q*) go through random tanh nets of
-width 1000; c_l is averaged over pairs and nets, its limit c_∞ read off the deep layers, and ξ fitted as the
-decay length of |c_l − c_∞| in the linear regime (see :func:`fit_correlation_depth`).
+ξ measured directly: 64 pairs of inputs with correlation c₀ = 0.99 (both at length q*) go through a random tanh
+net of width 1000. Ordered side: the pairs merge and ξ is the decay length of 1 − c_l, fitted in the linear
+regime (:func:`fit_correlation_depth`). Chaotic side: the approach to c* < 1 drowns in the ~1/√width noise of
+c_l within 1–2 e-folds, so ξ is read from the rate at which the fluctuations around c* relax, the same slope χ_c
+of the correlation map (:func:`relaxation_depth`).
 
 Cache and resume: each cell's result is written, atomically, to <cache>/<activation>-w<σ_w²>-L<L>-<hash>.json
 as soon as it is finished, the hash covering every setting that changes the result (protocol, data, seed, dtype,
@@ -61,10 +63,10 @@ TANH_SIGMA_W2 = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
 TANH_DEPTHS = (2, 5, 10, 20, 35, 60, 100)
 RELU_DEPTHS = (2, 10, 30, 60)
 XI_SIGMA_W2 = (0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0)   # where ξ is measured (tanh)
-XI_WIDTH, XI_PAIRS, XI_NETS, XI_C0 = 1000, 64, 2, 0.99
+XI_WIDTH, XI_PAIRS, XI_C0 = 1000, 64, 0.99
 
 QUICK = {"sigma_w2": (1.0, 1.75, 3.0), "depths": (2, 10), "relu_depths": (2,), "steps": 30,
-         "n_train": 10 * BATCH, "n_test": 500, "xi_sigma_w2": (1.0, 3.0), "xi_width": 300, "xi_nets": 1,
+         "n_train": 10 * BATCH, "n_test": 500, "xi_sigma_w2": (1.0, 3.0), "xi_width": 300,
          "theory_points": 29}
 THEORY_POINTS = 141                           # σ_w² = 0.5, 0.525, … 4 for the theory curves
 
@@ -111,11 +113,12 @@ def _finite(x):
 # --------------------------------------------------------------------------------- ξ measured on random nets
 
 def pair_correlations(name, sigma_w2, sigma_b2, *, width, depth, n_pairs, c0, rng):
-    """Mean correlation c_l of ``n_pairs`` input pairs through one random net, layers l = 0 … depth: (depth+1,).
+    """Correlations of ``n_pairs`` input pairs through one random net, layers l = 0 … depth.
 
     Layer 0 holds the pairs themselves: pre-activations of length q* per unit with correlation c₀. Layer l
     computes h_l = W_l φ(h_{l−1}) + b_l, W ~ N(0, σ_w²/width), b ~ N(0, σ_b²), one draw for both members of a
-    pair. c_l = 1 − ½‖ĥ₁ − ĥ₂‖² (ĥ = h/‖h‖), the cosine written so that 1 − c stays accurate when c → 1.
+    pair. Returns (c, gap), both (depth+1, n_pairs): c_l = ĥ₁·ĥ₂ (ĥ = h/‖h‖) and gap_l = 1 − c_l computed as
+    ½‖ĥ₁ − ĥ₂‖², which stays accurate when c → 1.
     """
     q = meanfield.fixed_point(name, sigma_w2, sigma_b2)
     f = meanfield.phi(name)
@@ -125,7 +128,7 @@ def pair_correlations(name, sigma_w2, sigma_b2, *, width, depth, n_pairs, c0, rn
 
     def one_minus_c(h):
         u = h / np.linalg.norm(h, axis=1, keepdims=True)
-        return 0.5 * ((u[:n_pairs] - u[n_pairs:]) ** 2).sum(axis=1).mean()
+        return 0.5 * ((u[:n_pairs] - u[n_pairs:]) ** 2).sum(axis=1)
 
     gaps = [one_minus_c(h)]
     for _ in range(depth):
@@ -133,7 +136,8 @@ def pair_correlations(name, sigma_w2, sigma_b2, *, width, depth, n_pairs, c0, rn
         b = rng.normal(0.0, math.sqrt(sigma_b2), width)
         h = f(h) @ W.T + b
         gaps.append(one_minus_c(h))
-    return 1.0 - np.array(gaps), np.array(gaps)
+    gaps = np.array(gaps)
+    return 1.0 - gaps, gaps
 
 
 def fit_correlation_depth(c, gap, linear=(0.05, 0.3), tail=0.25):
@@ -145,8 +149,8 @@ def fit_correlation_depth(c, gap, linear=(0.05, 0.3), tail=0.25):
     over the deepest ``tail`` share of layers, and the fit stops where |c_l − c_∞| meets 3× the tail's standard
     deviation, the finite-width noise floor. Only layers with |c_l − c_∞| ≤ ``linear`` (ordered, chaotic) are
     fitted, where the correlation map is linear (slope χ_c): on the noise-free mean-field map these windows bias
-    ξ by < 1 % (ordered) and < 8 % (chaotic, σ_w² = 2 … 4). Returns (ξ, c_∞, fitted layers) or (None, c_∞, []) when fewer than
-    4 layers qualify.
+    ξ by < 1 % (ordered) and < 8 % (chaotic, σ_w² = 2 … 4). Returns (ξ, c_∞, fitted layers) or
+    (None, c_∞, []) when fewer than 4 layers qualify.
     """
     n_tail = max(3, int(len(c) * tail))
     c_inf = float(c[-n_tail:].mean())
@@ -166,31 +170,56 @@ def fit_correlation_depth(c, gap, linear=(0.05, 0.3), tail=0.25):
     return (-1.0 / slope if slope < 0 else None), c_inf, layers
 
 
+def relaxation_depth(c):
+    """ξ from the fluctuations of c around its fixed point: c (layers, pairs), all layers past the approach.
+
+    At finite width each layer adds fresh noise ε_l of size ~1/√width, and the linearised map pulls deviations
+    back with slope χ_c: δ_{l+1} = χ_c δ_l + ε_{l+1}. So χ_c is the lag-1 regression coefficient of the
+    deviations δ (each pair's c minus the mean over pairs at that layer, which removes the net-wide common
+    shift), and ξ = −1/ln χ_c: the same rate as the approach, read where the approach is lost in the noise.
+    """
+    d = c - c.mean(axis=1, keepdims=True)
+    chi = float((d[1:] * d[:-1]).sum() / (d[:-1] ** 2).sum())
+    return -1.0 / math.log(chi) if 0.0 < chi < 1.0 else None
+
+
 def xi_depth(sigma_w2, sigma_b2=SIGMA_B2):
-    """Layers to propagate for a ξ measurement: ~10 predicted ξ (the tail must sit at c_∞), 40 … 300."""
+    """Layers to propagate for a ξ measurement: ~10 predicted ξ, at most 300, and at least 40 on the ordered side
+    and 120 on the chaotic side (whose fluctuations are read from the second half)."""
     xi = meanfield.correlation_depth("tanh", sigma_w2, sigma_b2)
-    return int(min(300, max(40, math.ceil(10 * xi))))
+    least = 40 if sigma_w2 < meanfield.critical_sigma_w2("tanh", sigma_b2) else 120
+    return int(min(300, max(least, math.ceil(10 * xi))))
 
 
 def measure_xi(task):
-    """One σ_w²: c_l averaged over ``nets`` random tanh nets, the fitted ξ and the mean-field prediction."""
-    sigma_w2, sigma_b2, width, n_pairs, nets, c0, seed = task
+    """One σ_w²: c_l of pairs through a random tanh net, ξ measured, and the mean-field prediction.
+
+    Ordered phase (the pairs merge): ξ is the decay length of 1 − c_l (:func:`fit_correlation_depth`). Chaotic
+    phase: the approach to c* falls into the finite-width noise within 1–2 e-folds at width 1000, so ξ comes
+    from the relaxation of the fluctuations around c* over the second half of the layers
+    (:func:`relaxation_depth`); the approach fit is reported beside it when it has 4 layers to fit.
+    """
+    sigma_w2, sigma_b2, width, n_pairs, c0, seed = task
     depth = xi_depth(sigma_w2, sigma_b2)
     rng = np.random.default_rng([seed, 7, round(sigma_w2 * 1000)])
-    runs = [pair_correlations("tanh", sigma_w2, sigma_b2, width=width, depth=depth, n_pairs=n_pairs, c0=c0,
-                              rng=rng) for _ in range(nets)]
-    c = np.mean([r[0] for r in runs], axis=0)
-    gap = np.mean([r[1] for r in runs], axis=0)
-    xi, c_inf, layers = fit_correlation_depth(c, gap)
+    c_pairs, gap_pairs = pair_correlations("tanh", sigma_w2, sigma_b2, width=width, depth=depth, n_pairs=n_pairs,
+                                           c0=c0, rng=rng)
+    c, gap = c_pairs.mean(axis=1), gap_pairs.mean(axis=1)
+    xi_approach, c_inf, layers = fit_correlation_depth(c, gap)
+    ordered = c_inf == 1.0
+    xi_relax = None if ordered else relaxation_depth(c_pairs[depth // 2:])
     theory = theory_point("tanh", sigma_w2, sigma_b2)
     predicted = [c0]                                 # the mean-field correlation map from the same c₀
     for _ in range(depth):
         predicted.append(min(1.0, meanfield.correlation_map(predicted[-1], "tanh", sigma_w2, sigma_b2,
                                                             theory["q_star"])))
-    return {"sigma_w2": sigma_w2, "xi_formula": _finite(theory["xi_c"]), "xi_measured": xi,
-            "c_star_formula": theory["c_star"], "c_inf_measured": c_inf,
-            "fit_layers": [layers[0], layers[-1]] if layers else None, "depth": depth,
-            "c_measured": c.tolist(), "c_mean_field": predicted}
+    return {"sigma_w2": sigma_w2, "phase": "ordered" if ordered else "chaotic",
+            "xi_formula": _finite(theory["xi_c"]), "xi_measured": xi_approach if ordered else xi_relax,
+            "method": "approach fit" if ordered else "fluctuation relaxation",
+            "xi_approach_fit": xi_approach, "fit_layers": [layers[0], layers[-1]] if layers else None,
+            "xi_relaxation": xi_relax, "c_star_formula": theory["c_star"], "c_inf_measured": c_inf,
+            "depth": depth, "c_measured": c.tolist(), "gap_measured": gap.tolist(),
+            "c_mean_field": predicted}
 
 
 # ------------------------------------------------------------------------------------------- the trained grid
@@ -371,7 +400,7 @@ def _heatmap(ax, rows, activation, theory, critical, xi_rows, title):
                 label=f"published critical σ_w² ≈ {PUBLISHED['critical_sigma_w2_tanh']}")
         meas = [(x["sigma_w2"], 6 * x["xi_measured"]) for x in xi_rows if x["xi_measured"]]
         if meas:
-            ax.plot(*zip(*meas), "wo", mec="k", ms=5, label="6 ξ measured (width-1000 nets)")
+            ax.plot(*zip(*meas), "wo", mec="k", ms=5, label="6 ξ measured (wide random nets)")
     ax.set_ylim(_edges(depths)[0], top)
     ax.set_xlim(_edges(sws)[0], _edges(sws)[-1])
     ax.set_xlabel("σ_w²  (W ~ N(0, σ_w²/fan_in))")
@@ -402,21 +431,24 @@ def figures(result, out):
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
     ax = axes[0]
     for x, color in zip(xi_rows, plt.cm.coolwarm(np.linspace(0, 1, len(xi_rows)))):
-        n = len(x["c_measured"])
-        ax.plot(range(n), x["c_measured"], "o", ms=2.5, color=color, label=f"σ_w² = {x['sigma_w2']:g}")
-        ax.plot(range(n), x["c_mean_field"], "-", lw=1, color=color)
-    ax.set_xlim(0, 60)
+        n = len(x["gap_measured"])
+        ax.semilogy(range(n), x["gap_measured"], "o", ms=2, color=color, label=f"σ_w² = {x['sigma_w2']:g}")
+        ax.semilogy(range(n), 1.0 - np.asarray(x["c_mean_field"]), "-", lw=1, color=color)
+    ax.set_xlim(0, 120)
+    ax.set_ylim(1e-12, 2)
     ax.set_xlabel("layer l")
-    ax.set_ylabel("correlation c_l of two inputs")
+    ax.set_ylabel("1 − c_l  (c_l: correlation of two inputs)")
     ax.set_title(f"c₀ = {XI_C0}: measured (dots, width {result['correlation_depth']['width']}) vs mean-field map "
-                 "(lines)", fontsize=9)
+                 "(lines)\nordered: 1 − c → 0 with slope −1/ξ; chaotic: 1 − c → 1 − c*", fontsize=8.5)
     ax.legend(fontsize=6.5, ncol=2)
     ax = axes[1]
     s = np.asarray(th["tanh"]["sigma_w2"])
     ax.semilogy(s, [np.nan if v is None else v for v in th["tanh"]["xi_c"]], "k-", label="ξ_c = −1/ln χ_c (formula)")
-    meas = [(x["sigma_w2"], x["xi_measured"]) for x in xi_rows if x["xi_measured"]]
-    if meas:
-        ax.semilogy(*zip(*meas), "o", color="tab:orange", label="ξ fitted to c_l (measured)")
+    if xi_rows:
+        for method, marker in (("approach fit", "o"), ("fluctuation relaxation", "s")):
+            pts = [(x["sigma_w2"], x["xi_measured"]) for x in xi_rows if x["xi_measured"] and x["method"] == method]
+            if pts:
+                ax.semilogy(*zip(*pts), marker, color="tab:orange", label=f"ξ measured: {method}")
     ax.axvline(th["tanh"]["critical_sigma_w2"], color="red", lw=1, label="critical σ_w²")
     ax.set_ylim(0.5, 1e3)
     ax.set_xlabel("σ_w²")
@@ -506,12 +538,11 @@ def main(argv=None):
     results = run_cells(cells, data, cache_dir, args.jobs, progress)
     rows = annotate(cells, results, theory_by_cell)
 
-    xi_settings = (QUICK["xi_sigma_w2"], QUICK["xi_width"], QUICK["xi_nets"]) if q else \
-        (XI_SIGMA_W2, XI_WIDTH, XI_NETS)
+    xi_settings = (QUICK["xi_sigma_w2"], QUICK["xi_width"]) if q else (XI_SIGMA_W2, XI_WIDTH)
     progress(f"measuring ξ: c₀ = {XI_C0} pairs through width-{xi_settings[1]} tanh nets, σ_w² = "
              + ", ".join(f"{s:g}" for s in xi_settings[0]))
-    xi_rows = common.parallel_map(measure_xi, [(s, SIGMA_B2, xi_settings[1], XI_PAIRS, xi_settings[2], XI_C0,
-                                                args.seed) for s in xi_settings[0]], args.jobs)
+    xi_rows = common.parallel_map(measure_xi, [(s, SIGMA_B2, xi_settings[1], XI_PAIRS, XI_C0, args.seed)
+                                              for s in xi_settings[0]], args.jobs)
     for x in xi_rows:
         progress(f"  σ_w² = {x['sigma_w2']:g}: ξ measured {_fmt(x['xi_measured'])} vs formula "
                  f"{_fmt(x['xi_formula'])}; c_∞ {x['c_inf_measured']:.3f} vs c* {x['c_star_formula']:.3f}")
@@ -527,8 +558,7 @@ def main(argv=None):
                      "quick": q, "n_train": len(data.X_train), "n_test": len(data.X_test),
                      "sigma_w2": list(sws), "depths": list(depths), "relu_depths": list(relu_depths)},
         "theory": theory,
-        "correlation_depth": {"width": xi_settings[1], "pairs_per_net": XI_PAIRS, "nets": xi_settings[2],
-                              "c0": XI_C0, "rows": xi_rows},
+        "correlation_depth": {"width": xi_settings[1], "pairs": XI_PAIRS, "c0": XI_C0, "rows": xi_rows},
         "cells": rows,
         "verdict": verdicts,
         "deepest_trained": deepest,
@@ -557,8 +587,8 @@ def report(result):
           f"(published ≈ {PUBLISHED['critical_sigma_w2_tanh']}), ReLU {result['theory']['relu']['critical_sigma_w2']:g}")
     print("\nξ measured on random nets vs the formula:")
     print(common.format_table(
-        ["σ_w²", "ξ measured", "ξ formula", "ratio", "c_∞ measured", "c* formula"],
-        [[f"{x['sigma_w2']:g}", _fmt(x["xi_measured"]), _fmt(x["xi_formula"]),
+        ["σ_w²", "phase", "method", "ξ measured", "ξ formula", "ratio", "c_∞ measured", "c* formula"],
+        [[f"{x['sigma_w2']:g}", x["phase"], x["method"], _fmt(x["xi_measured"]), _fmt(x["xi_formula"]),
           _fmt(x["xi_measured"] / x["xi_formula"] if x["xi_measured"] and x["xi_formula"] else None, ".3f"),
           f"{x['c_inf_measured']:.3f}", f"{x['c_star_formula']:.3f}"] for x in result["correlation_depth"]["rows"]]))
     for act, table in result["deepest_trained"].items():
