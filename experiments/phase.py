@@ -59,8 +59,8 @@ DTYPE = "float32"     # this experiment's default: 1.7× faster than float64 at 
 TRAINED = 0.5                                 # test accuracy that counts as "trained" (chance: 0.1)
 CACHE_VERSION = 1                             # bump when a change to the code changes a cell's result
 
-TANH_SIGMA_W2 = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0)
-TANH_DEPTHS = (2, 5, 10, 20, 35, 60, 100)
+TANH_SIGMA_W2 = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0)
+TANH_DEPTHS = (2, 5, 10, 15, 20, 35, 45, 60, 80, 100)
 RELU_DEPTHS = (2, 10, 30, 60)
 XI_SIGMA_W2 = (0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0)   # where ξ is measured (tanh)
 XI_WIDTH, XI_PAIRS, XI_C0 = 1000, 64, 0.99
@@ -355,26 +355,30 @@ def verdict(rows, activation):
 
 
 def deepest_trained(rows, activation):
-    """Per σ_w²: the deepest trained L on the grid, beside 6ξ_c."""
+    """Per σ_w²: the deepest trained L on the grid, beside 6ξ_c ("inf" on the critical line, None where the
+    length map has no fixed point)."""
     table = []
     for s in sorted({r["sigma_w2"] for r in rows if r["activation"] == activation}):
         col = [r for r in rows if r["activation"] == activation and r["sigma_w2"] == s]
         ok = [r["depth"] for r in col if r["trained"]]
-        xi = col[0]["xi_c"]
+        xi, ratio = col[0]["xi_c"], col[0]["depth_over_xi_c"]
         table.append({"sigma_w2": s, "deepest_trained": max(ok) if ok else None,
-                      "six_xi_c": None if xi is None else 6 * xi,
+                      "six_xi_c": 6 * xi if xi is not None else ("inf" if ratio == 0.0 else None),
                       "best_test_acc": max(r["test_acc"] for r in col)})
     return table
 
 
 # ------------------------------------------------------------------------------------------------- figures
 
-def _edges(values):
+def _edges(values, log=False):
+    """Cell edges for pcolormesh: midpoints between grid values (geometric midpoints on a log axis)."""
     v = np.asarray(sorted(values), dtype=float)
-    mid = (v[1:] + v[:-1]) / 2 if len(v) > 1 else np.array([])
-    first = v[0] - (mid[0] - v[0] if len(mid) else 0.5)
-    last = v[-1] + (v[-1] - mid[-1] if len(mid) else 0.5)
-    return np.concatenate([[first], mid, [last]])
+    if log:
+        return np.exp(_edges(np.log(v)))
+    mid = (v[1:] + v[:-1]) / 2
+    half = (v[1] - v[0]) / 2 if len(v) > 1 else 0.25
+    last = (v[-1] - v[-2]) / 2 if len(v) > 1 else 0.25
+    return np.concatenate([[v[0] - half], mid, [v[-1] + last]])
 
 
 def _heatmap(ax, rows, activation, theory, critical, xi_rows, title):
@@ -384,12 +388,16 @@ def _heatmap(ax, rows, activation, theory, critical, xi_rows, title):
     for r in rows:
         if r["activation"] == activation:
             acc[depths.index(r["depth"]), sws.index(r["sigma_w2"])] = r["test_acc"]
-    mesh = ax.pcolormesh(_edges(sws), _edges(depths), acc, cmap="viridis", vmin=0.0, vmax=1.0)
+    y_edges = _edges(depths, log=True)
+    mesh = ax.pcolormesh(_edges(sws), y_edges, acc, cmap="viridis", vmin=0.0, vmax=1.0)
+    ax.set_yscale("log")
+    ax.set_yticks(depths, [str(d) for d in depths])
+    ax.minorticks_off()
     for i, d in enumerate(depths):
         for j, s in enumerate(sws):
             ax.text(s, d, f"{acc[i, j]:.2f}", ha="center", va="center", fontsize=5.5,
                     color="white" if acc[i, j] < 0.6 else "black")
-    top = _edges(depths)[-1]
+    top = y_edges[-1]
     s_fine = np.asarray(theory["sigma_w2"])
     xi = np.array([np.nan if x is None else x for x in theory["xi_c"]], dtype=float)
     for factor, style in ((3, ":"), (6, "--")):
@@ -401,12 +409,13 @@ def _heatmap(ax, rows, activation, theory, critical, xi_rows, title):
         meas = [(x["sigma_w2"], 6 * x["xi_measured"]) for x in xi_rows if x["xi_measured"]]
         if meas:
             ax.plot(*zip(*meas), "wo", mec="k", ms=5, label="6 ξ measured (wide random nets)")
-    ax.set_ylim(_edges(depths)[0], top)
+    ax.set_ylim(y_edges[0], top)
     ax.set_xlim(_edges(sws)[0], _edges(sws)[-1])
     ax.set_xlabel("σ_w²  (W ~ N(0, σ_w²/fan_in))")
-    ax.set_ylabel("depth L (hidden layers)")
+    ax.set_ylabel("depth L (hidden layers, log scale)")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=6.5, loc="upper right", framealpha=0.6)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2, facecolor="0.45",
+              labelcolor="white")            # a grey box: the ξ_c lines are white, as on the heatmap
     return mesh
 
 
@@ -595,7 +604,7 @@ def report(result):
         print(f"\n{act}: deepest trained depth (test acc ≥ {TRAINED}) per σ_w², beside 6ξ_c:")
         print(common.format_table(["σ_w²", "deepest trained L", "6 ξ_c", "best test acc"],
                                   [[f"{t['sigma_w2']:g}", t["deepest_trained"] or "none",
-                                    _fmt(t["six_xi_c"], ".1f") if t["six_xi_c"] is not None else "—",
+                                    {None: "— (q* = ∞)", "inf": "∞"}.get(t["six_xi_c"]) or f"{t['six_xi_c']:.1f}",
                                     f"{t['best_test_acc']:.3f}"] for t in table]))
         for name, v in result["verdict"][act].items():
             print(f"{act}, trained iff L ≤ {name[:-2]} ξ_c: {v['agree']}/{v['cells']} cells agree "
