@@ -104,6 +104,7 @@ def test_killed_run_resumes_from_its_cache_with_the_same_json(quick_run, tmp_pat
 
     calls.clear()
     monkeypatch.setattr(phase, "train_cell", lambda task: calls.append(task[0]) or real(task))
+    monkeypatch.setattr(phase, "figures", lambda result, out: None)     # checked by the --quick test
     assert common.run(phase.main, "experiments.phase", argv) == 0
     assert len(calls) == len(reference["cells"]) - 2               # only the missing (and the damaged) cells
     assert json.loads((tmp_path / "phase.json").read_text()) == reference
