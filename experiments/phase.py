@@ -1,6 +1,6 @@
 """Which deep nets can train at all: the order-to-chaos phase diagram of trainability, measured and predicted.
 
-Run:  python -m experiments.phase                 (full run, 168 cells; FULLTIME; writes figures/)
+Run:  python -m experiments.phase                 (168 cells: 16 min on 2 shared cores; writes figures/)
       python -m experiments.phase --quick         (seconds; the same files in figures/quick/)
       python -m experiments.phase --jobs 1        (one process; results are bitwise identical at any --jobs)
 
@@ -596,9 +596,9 @@ def _fmt(x, spec=".2f"):
 def report(result):
     """The printed summary: data, theory, measured ξ, the deepest trained depth per σ_w², the verdict."""
     print(f"\ndata: {result['data']['source']}")
-    th = result["theory"]["tanh"]
+    th, relu = result["theory"]["tanh"], result["theory"]["relu"]
     print(f"critical σ_w² (χ₁ = 1, σ_b² = {SIGMA_B2}): tanh {th['critical_sigma_w2']:.4f} "
-          f"(published ≈ {PUBLISHED['critical_sigma_w2_tanh']}), ReLU {result['theory']['relu']['critical_sigma_w2']:g}")
+          f"(published ≈ {PUBLISHED['critical_sigma_w2_tanh']}), ReLU {relu['critical_sigma_w2']:g}")
     print("\nξ measured on random nets vs the formula:")
     print(common.format_table(
         ["σ_w²", "phase", "method", "ξ measured", "ξ formula", "ratio", "c_∞ measured", "c* formula"],
