@@ -17,7 +17,6 @@ A row whose experiment module is not in experiments/ yet is *pending* (counted a
 module exists, the row must have a key path and the key must be in the JSON: anything else is a LedgerError,
 one line naming the row.
 """
-import importlib.util
 import json
 import math
 import os
@@ -296,8 +295,12 @@ def load(path=None):
 
 
 def module_exists(name):
-    """Whether experiments/<name>.py is there (its rows are pending until it is)."""
-    return importlib.util.find_spec(f"{__package__ or 'experiments'}.{name}") is not None
+    """Whether experiments/<name>.py (or the package experiments/<name>/) is there; its rows are pending until it is.
+
+    A file test beside this module, not importlib.util.find_spec: an editable install of another checkout of npnet
+    (setuptools' meta-path finder) would otherwise answer for a module this tree does not have."""
+    here = Path(__file__).parent
+    return (here / f"{name}.py").is_file() or (here / name / "__init__.py").is_file()
 
 
 @dataclass

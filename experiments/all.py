@@ -28,6 +28,8 @@ EXPERIMENTS = [
     "symmetry",
     "gradients",
     "activations",
+    "regression",
+    "depth",
     "bench",
 ]
 #: left out of --quick, with the reason (printed)
@@ -129,7 +131,7 @@ def main(argv=None):
     except ledger.LedgerError as exc:
         raise common.UsageError(str(exc)) from None
     results.parent.mkdir(parents=True, exist_ok=True)
-    common._atomic(results, lambda fh: fh.write(text.encode("utf-8")), "wb")
+    common.atomic_write(results, lambda fh: fh.write(text.encode("utf-8")), "wb")
 
     if times:
         print(common.format_table(["experiment", "seconds"], [[n, f"{s:.1f}"] for n, s in times]

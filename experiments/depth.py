@@ -492,6 +492,9 @@ def compare(pub, ours):
         sd = np.asarray(ours[f"{key}_sd"])
         out[f"z_{key}"] = (dev / np.maximum(sd, 1e-300)).tolist()
         out[f"ok_{key}"] = bool(np.all(dev <= CS_MATCH_Z * sd + CS_ROUNDING))
+    # the band the match rule accepts a published std in, per layer (before the rounding allowance)
+    out["ours_std_lo"] = (np.asarray(ours["std"]) - CS_MATCH_Z * np.asarray(ours["std_sd"])).tolist()
+    out["ours_std_hi"] = (np.asarray(ours["std"]) + CS_MATCH_Z * np.asarray(ours["std_sd"])).tolist()
     out["max_abs_z_std"] = float(max(d / max(s, 1e-300) for d, s in zip(
         np.maximum(np.abs(np.asarray(pub["std"]) - np.asarray(ours["std"])) - CS_ROUNDING, 0.0), ours["std_sd"])))
     out["match"] = out["ok_std"] and out["ok_mean"]
@@ -528,11 +531,15 @@ def matrix_product(seed, draws, k_max=100, n=4):
     mean = log_norm.mean(axis=0)
     slope = float(np.polyfit(ks[10:], mean[10:], 1)[0])
     pub_log = float(np.log(np.linalg.norm(MP_PUBLISHED)))
+    log_max_entry = np.log(np.abs(P).max(axis=(1, 2))) + acc     # P is renormalized: its scale is exp(acc)
     return {"n": n, "k_max": k_max, "draws": draws, "first_draw": first_draw,
             "first_draw_norm": float(math.exp(acc[0])),
             "first_draw_max_abs_entry": float(np.abs(first_draw["product"]).max()),
             "published_norm": float(math.exp(pub_log)), "published_max_abs_entry": 4.5788e25,
             "published_percentile": float(np.mean(log_norm[:, -1] < pub_log) * 100),
+            # the largest |entry| of every draw's P_k_max, as its 5 % and 95 % quantiles over the draws
+            "max_abs_entry_q05": float(np.exp(np.quantile(log_max_entry, 0.05))),
+            "max_abs_entry_q95": float(np.exp(np.quantile(log_max_entry, 0.95))),
             "lyapunov_top": lam, "lyapunov_scaled_1_over_sqrt_n": lam - 0.5 * math.log(n),
             "measured_slope": slope, "sd_per_sqrt_k_theory": 0.5 * math.sqrt(float(polygamma(1, n / 2))),
             "sd_at_k_max": float(log_norm[:, -1].std()),
