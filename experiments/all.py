@@ -28,10 +28,14 @@ EXPERIMENTS = [
     "symmetry",
     "gradients",
     "activations",
+    "training",
+    "phase",
     "bench",
 ]
 #: left out of --quick, with the reason (printed)
-NOT_QUICK = {"bench": "its --quick takes ~20 s, longer than the others together, and times nothing meaningful"}
+NOT_QUICK = {"bench": "its --quick takes ~20 s, longer than the others together, and times nothing meaningful",
+             "training": "its --quick (3 epochs, 15 s) stops before the epochs and step counts its ledger rows read; "
+                         "python -m experiments.training --quick runs it alone"}
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS = ROOT / "docs" / "RESULTS.md"
@@ -41,7 +45,7 @@ def parse(argv):
     p = common.Parser(prog="python -m experiments.all", description=__doc__.split("\n")[0],
                       formatter_class=common._HelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help="every experiment's --quick run (seconds; bench left out), into figures/quick/")
+                   help="every experiment's --quick run (seconds; bench and training left out), into figures/quick/")
     p.add_argument("--jobs", type=common.positive_int_arg, default=None,
                    help="worker processes, passed to the experiments that take --jobs (default: theirs)")
     p.add_argument("--out", type=Path, default=None,
@@ -129,7 +133,7 @@ def main(argv=None):
     except ledger.LedgerError as exc:
         raise common.UsageError(str(exc)) from None
     results.parent.mkdir(parents=True, exist_ok=True)
-    common._atomic(results, lambda fh: fh.write(text.encode("utf-8")), "wb")
+    common.atomic_write(results, lambda fh: fh.write(text.encode("utf-8")), "wb")
 
     if times:
         print(common.format_table(["experiment", "seconds"], [[n, f"{s:.1f}"] for n, s in times]
