@@ -30,10 +30,14 @@ EXPERIMENTS = [
     "activations",
     "regression",
     "depth",
+    "training",
+    "phase",
     "bench",
 ]
 #: left out of --quick, with the reason (printed)
-NOT_QUICK = {"bench": "its --quick takes ~20 s, longer than the others together, and times nothing meaningful"}
+NOT_QUICK = {"bench": "its --quick takes ~20 s, longer than the others together, and times nothing meaningful",
+             "training": "its --quick (3 epochs, 15 s) stops before the epochs and step counts its ledger rows read; "
+                         "python -m experiments.training --quick runs it alone"}
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS = ROOT / "docs" / "RESULTS.md"
@@ -43,7 +47,7 @@ def parse(argv):
     p = common.Parser(prog="python -m experiments.all", description=__doc__.split("\n")[0],
                       formatter_class=common._HelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help="every experiment's --quick run (seconds; bench left out), into figures/quick/")
+                   help="every experiment's --quick run (seconds; bench and training left out), into figures/quick/")
     p.add_argument("--jobs", type=common.positive_int_arg, default=None,
                    help="worker processes, passed to the experiments that take --jobs (default: theirs)")
     p.add_argument("--out", type=Path, default=None,
