@@ -81,12 +81,22 @@ def dtype(value):
 
 
 def generator(name, value):
-    """Return ``value`` if it is a ``np.random.Generator`` (npnet never uses global random state)."""
-    if not isinstance(value, np.random.Generator):
-        raise TypeError(
-            f"{name} must be a numpy.random.Generator, e.g. np.random.default_rng(seed); got {type(value).__name__}"
-        )
-    return value
+    """Return a ``np.random.Generator``: ``value`` itself, or ``np.random.default_rng(value)`` for an int seed.
+
+    A Generator is the documented way (npnet never uses global random state); an int seed is accepted as
+    scikit-learn's ``random_state`` is, so that ``rng=0`` works. ``None`` is refused: it would mean an
+    unrepeatable run.
+    """
+    if isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"{name} as a seed must be an integer >= 0, got {value}")
+        return np.random.default_rng(int(value))
+    raise TypeError(
+        f"{name} must be a numpy.random.Generator (np.random.default_rng(seed)) or an int seed; "
+        f"got {type(value).__name__}"
+    )
 
 
 def batch(name, X, n_features, dtype_):

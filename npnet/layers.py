@@ -30,9 +30,10 @@ class Dense:
     ----------
     in_features, out_features : int
     weight_init, bias_init : initializer spec (see ``npnet.init.get``). The layer's own default is Xavier
-        uniform; ``mlp`` chooses per network (He normal by default, for ReLU).
-    rng : np.random.Generator
-        Used for the random initializers (zeros/constant do not draw).
+        uniform; ``mlp`` chooses per network (He normal by default, for ReLU). ``init=`` is another name for
+        ``weight_init``.
+    rng : np.random.Generator or an int seed
+        Used for the random initializers (zeros/ones/constant do not draw).
     dtype : np.float64 (default) or np.float32
     products : "blas" (default) or "exact"
         The matrix-product backend (``npnet.products``); "exact" makes units with equal weights get bitwise-equal
@@ -45,8 +46,15 @@ class Dense:
     dW, db : gradients of the loss with respect to W and b, set by ``backward``
     """
 
-    def __init__(self, in_features, out_features, *, weight_init="xavier_uniform", bias_init="zeros", rng=None,
-                 dtype=np.float64, products="blas"):
+    def __init__(self, in_features, out_features, *, weight_init=None, bias_init="zeros", rng=None,
+                 dtype=np.float64, products="blas", init=None):
+        if init is not None:
+            if weight_init is not None:
+                raise TypeError("pass weight_init or init (two names for the same argument), not both")
+            weight_init = init
+        weight_init = "xavier_uniform" if weight_init is None else weight_init
+        if rng is not None:
+            rng = _validate.generator("rng", rng)   # W and b draw from one Generator, also from an int seed
         self.in_features = _validate.positive_int("in_features", in_features)
         self.out_features = _validate.positive_int("out_features", out_features)
         self.dtype = _validate.dtype(dtype)
@@ -142,8 +150,11 @@ class Activation:
 
 
 def _initial(arg, spec, shape, rng, fan):
-    """Draw a parameter with ``npnet.init``, checking that a custom initializer honoured shape and dtype."""
+    """Draw a parameter with ``npnet.init``, checking that a custom initializer honoured shape and dtype and
+    returned finite numbers (a NaN weight would only show up later, as a wrong accuracy)."""
     value = np.asarray(init.initialize(spec, shape, rng, **fan))
     if value.shape != shape:
         raise ValueError(f"{arg} {spec!r} returned shape {value.shape}, expected {shape}")
-    return value.astype(fan["dtype"], copy=False)
+    if value.dtype.kind not in "fiu":
+        raise TypeError(f"{arg} {spec!r} returned dtype {value.dtype}, expected real numbers")
+    return _validate.finite(f"{arg} {spec!r} result", value.astype(fan["dtype"], copy=False))
