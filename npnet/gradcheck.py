@@ -143,7 +143,11 @@ def numerical_gradient(f, x, h=None, order=4):
     """Central-difference gradient of the scalar function ``f()`` with respect to the array ``x`` (float64 result).
 
     ``f`` takes no arguments and reads ``x``, which is perturbed in place one entry at a time and always restored.
+    ``x`` must be a float array (TypeError otherwise): an integer array cannot hold x ± h.
     """
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        raise TypeError(f"x must be a float numpy array (perturbed in place), got "
+                        f"{type(x).__name__ if not isinstance(x, np.ndarray) else f'dtype {x.dtype}'}")
     h = _step(x, h, order)
     grad = np.zeros(x.shape, dtype=np.float64)
     for idx in np.ndindex(x.shape):
@@ -428,9 +432,12 @@ def check_layer(layer, X, dout, *, h=None, order=4, tiny=TINY, atol=None, rtol=N
     """A layer's backward against central differences: {"X": ``compare`` dict, "W": …, "b": …}.
 
     Checks the gradient for the layer's input ("X") and each parameter, using the scalar f = Σ dout ⊙ layer.forward(X),
-    whose gradient with respect to the output is ``dout``.
+    whose gradient with respect to the output is ``dout``; ``dout`` must have the output's shape (ValueError).
     """
-    X = X.copy()
+    X = np.array(X, dtype=getattr(layer, "dtype", np.float64))
+    dout = np.asarray(dout)
+    if dout.shape != np.shape(layer.forward(X)):
+        raise ValueError(f"dout must have the layer's output shape {np.shape(layer.forward(X))}, got {dout.shape}")
 
     def objective():
         return np.sum(dout * layer.forward(X))

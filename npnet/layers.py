@@ -90,6 +90,7 @@ class Dense:
         """
         if self._X is None:
             raise RuntimeError("Dense.backward called before forward")
+        dZ = _gradient("dZ", dZ, self.dtype)
         if dZ.shape != (self._X.shape[0], self.out_features):
             raise ValueError(f"dZ must have shape {(self._X.shape[0], self.out_features)}, got {dZ.shape}")
         products = self.products
@@ -138,6 +139,9 @@ class Activation:
         """
         if self._Z is None:
             raise RuntimeError("Activation.backward called before forward")
+        dA = _gradient("dA", dA, self._Z.dtype)
+        if dA.shape != self._Z.shape:
+            raise ValueError(f"dA must have the shape of the last forward's input {self._Z.shape}, got {dA.shape}")
         dZ = buffer(self._buffers, "dZ", dA.shape, dA.dtype)
         if np.may_share_memory(dA, dZ):   # dA is this layer's own last result: write elsewhere, never into dout
             dZ = np.empty_like(dZ)
@@ -147,6 +151,16 @@ class Activation:
     def parameters(self):
         """An activation has no parameters."""
         return []
+
+
+def _gradient(name, value, dtype):
+    """A backward's incoming gradient as an array of the layer's dtype (a list or int array is converted)."""
+    if type(value) is np.ndarray and value.dtype == dtype:
+        return value   # the training loop's case, checked cheaply
+    value = np.asarray(value)
+    if value.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
+    return value.astype(dtype, copy=False)
 
 
 def _initial(arg, spec, shape, rng, fan):
