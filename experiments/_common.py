@@ -1,11 +1,20 @@
 """What every experiment shares: the command line, progress lines, atomic output, and plotting setup.
 
 An experiment module defines ``main(argv=None)`` and ends with ``raise SystemExit(common.run(main, prog))``, so
-that bad input becomes one line on stderr and exit code 2, never a traceback.
+that bad input becomes one line on stderr and exit code 2, a failure to write the outputs (full disk, --out removed,
+a directory in the way) one line and exit code 1, and Ctrl-C one line and exit code 130 — never a traceback.
+
+Under ``run`` a run's outputs are one set: ``write_json`` and ``save_figure`` write into a hidden staging directory
+inside --out, and only when ``main`` has returned does ``run`` move every file into place (a rename each). An
+interrupted or failed run leaves --out as it was: the older outputs intact, no temporary files. Called directly
+(``main(argv)``, as the tests do), the writers write each file atomically in place.
 """
 import argparse
+import contextlib
 import json
 import os
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -21,11 +30,19 @@ from npnet import _validate  # noqa: E402
 from npnet import data as npdata  # noqa: E402
 from npnet._io import atomic_write  # noqa: E402
 
+from . import INTERRUPT, install_sigint_handler  # noqa: E402
+
 EXIT_USAGE = 2
+EXIT_OUTPUT = 1
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
     """Bad input from the user: reported as one line and exit code 2."""
+
+
+class OutputError(Exception):
+    """The outputs could not be written (full disk, --out removed, a directory in the way): one line, exit 1."""
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -66,6 +83,13 @@ def seed_arg(text):
     return value
 
 
+def out_arg(text):
+    """argparse type for --out: a non-empty path, ``~`` expanded (as the shell would not inside quotes)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("--out must be a directory path, got an empty string")
+    return Path(text).expanduser()
+
+
 def _data_source(text):
     try:
         return npdata.validate_source(text)
@@ -88,7 +112,7 @@ def parser(prog, description, *, epochs=None, quick_epochs=None, data=True, dtyp
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the np.random.Generator behind every random draw")
     p.add_argument("--quick", action="store_true", help="a small run in seconds (few samples and epochs), "
                    "writing the same files (to figures/quick/ unless --out is given); used by the tests")
-    p.add_argument("--out", type=Path, default=None, help="directory for the PNG figures and JSON "
+    p.add_argument("--out", type=out_arg, default=None, help="directory for the PNG figures and JSON "
                    "(default: figures/, or figures/quick/ with --quick)")
     if data:
         p.add_argument("--data", type=_data_source, default=None,
@@ -120,29 +144,152 @@ def resolve_epochs(args):
 
 
 def start(parser, argv):
-    """Parse ``argv``, resolve --epochs (if the parser has it) and prepare --out: (args, out directory, Progress)."""
+    """Parse ``argv``, resolve --epochs (if the parser has it) and prepare --out: (args, out directory, Progress).
+
+    Under ``run``, also opens the run's staging directory inside --out (see the module docstring).
+    """
     args = parser.parse_args(argv)
     if hasattr(args, "default_epochs"):
         args.epochs = resolve_epochs(args)
     if hasattr(args, "default_seeds") and args.seeds is None:
         args.seeds = args.quick_seeds if args.quick else args.default_seeds
-    return args, prepare_out(args), Progress()
+    out = prepare_out(args)
+    if _STAGE.requested:
+        _STAGE.out = out
+        _STAGE.dir = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    return args, out, Progress()
+
+
+class _Stage:
+    """The run's output set: ``requested`` by ``run``; ``dir`` is the staging directory inside ``out``."""
+
+    requested = False
+    out = None
+    dir = None
+
+
+_STAGE = _Stage()
 
 
 def run(main, prog, argv=None):
-    """Call ``main(argv)``; turn bad input into one stderr line and exit code 2. Returns the exit code."""
+    """Call ``main(argv)`` as a program: bad input → one stderr line and exit code 2, an output failure → one line
+    and exit code 1, Ctrl-C → one line and exit code 130; the outputs are written as one set at the end (see the
+    module docstring). Returns the exit code."""
+    own_handler = install_sigint_handler(prog)
+    INTERRUPT.phase, INTERRUPT.seen = "running", False
+    unraisable_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_about_interrupts(unraisable_hook)
+    _STAGE.requested, _STAGE.out, _STAGE.dir = True, None, None
     try:
         main(argv)
+        _check_interrupt()     # a Ctrl-C that Python swallowed (in a weakref callback, say) still counts
+        _commit(prog)
     except UsageError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(f"{prog}: error: {exc}", EXIT_USAGE)
     except npdata.DataError as exc:
-        print(f"{prog}: data error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(f"{prog}: data error: {exc}", EXIT_USAGE)
+    except OutputError as exc:
+        return _fail(f"{prog}: error: {exc}", EXIT_OUTPUT)
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted; no partial files were written", file=sys.stderr)
-        return 130
+        kept = f"; {_STAGE.out} keeps its previous files" if _STAGE.out is not None else ""
+        return _fail(f"{prog}: interrupted; no outputs were written{kept}", EXIT_INTERRUPTED)
+    finally:
+        _discard()
+        _STAGE.requested = False
+        sys.unraisablehook = unraisable_hook
+        INTERRUPT.phase = "done"
+        if own_handler:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            INTERRUPT.handler_installed = False
+    if INTERRUPT.seen:
+        print(f"{prog}: interrupted after all outputs were written to {_STAGE.out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
+
+
+def _quiet_about_interrupts(hook):
+    """An unraisable-exception hook that leaves out KeyboardInterrupt (Python would print "Exception ignored …" and a
+    traceback for a Ctrl-C landing in a weakref callback or ``__del__``; ``run`` reports it instead)."""
+    def quiet(unraisable):
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            hook(unraisable)
+    return quiet
+
+
+def _fail(line, code):
+    print(line, file=sys.stderr)
+    return code
+
+
+def _check_interrupt():
+    if INTERRUPT.seen and INTERRUPT.phase == "running":
+        raise KeyboardInterrupt
+
+
+def _commit(prog):
+    """Move every staged file into --out (checked first, so that nothing is half-replaced), then drop the stage."""
+    if _STAGE.dir is None:
+        return
+    if not _STAGE.dir.is_dir():
+        raise OutputError(f"--out directory {_STAGE.out} was removed during the run; nothing was written")
+    staged = sorted(p for p in _STAGE.dir.rglob("*") if p.is_file())
+    for path in staged:
+        _check_target(_STAGE.out / path.relative_to(_STAGE.dir))
+    INTERRUPT.phase = "committing"     # Ctrl-C from here on waits until every file is in place
+    try:
+        for path in staged:
+            target = _STAGE.out / path.relative_to(_STAGE.dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+    except OSError as exc:
+        raise OutputError(f"cannot move the outputs into {_STAGE.out}: {_os_message(exc)}") from None
+    finally:
+        INTERRUPT.phase = "running"
+
+
+def _discard():
+    if _STAGE.dir is not None:
+        shutil.rmtree(_STAGE.dir, ignore_errors=True)
+        _STAGE.dir = None
+
+
+def _check_target(path):
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: a directory of that name is in the way")
+
+
+def _os_message(exc):
+    return exc.strerror or str(exc)
+
+
+@contextlib.contextmanager
+def _output(path):
+    """Where to write the output ``path`` (the staging copy under ``run``), turning OS failures into OutputError.
+
+    A failure inside a library (matplotlib wraps some OSErrors in its own exceptions) counts if an OSError is in
+    its chain of causes.
+    """
+    _check_interrupt()
+    path = Path(path)
+    _check_target(path)
+    target = path
+    if _STAGE.dir is not None:
+        try:
+            target = _STAGE.dir / path.absolute().relative_to(_STAGE.out.absolute())
+        except ValueError:   # not under --out: written in place
+            target = path
+        else:
+            if not _STAGE.dir.is_dir():
+                raise OutputError(f"--out directory {_STAGE.out} was removed during the run; nothing was written")
+    try:
+        yield target
+    except Exception as exc:
+        cause = exc
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        raise OutputError(f"cannot write {path}: {_os_message(cause)}") from None
 
 
 def prepare_out(args):
@@ -201,6 +348,7 @@ class Progress:
         self.start = time.perf_counter()
 
     def __call__(self, message):
+        _check_interrupt()   # progress lines are frequent: a swallowed Ctrl-C stops the run at the next one
         print(f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=self.stream, flush=True)
 
 
@@ -236,15 +384,29 @@ def parallel_map(fn, tasks, jobs):
     return Parallel(n_jobs=min(jobs, len(tasks)) or 1)(delayed(_one_blas_thread)(fn, t) for t in tasks)
 
 
+def runtime_info():
+    """What a run's bitwise results depend on besides the seed: BLAS library and thread count (float32 GEMM results
+    change with it), NumPy version. Recorded in every experiment's JSON by ``write_json``."""
+    from threadpoolctl import threadpool_info
+    pools = [{k: pool.get(k) for k in ("internal_api", "version", "num_threads")}
+             for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    return {"blas_threads": max((p["num_threads"] for p in pools), default=None),
+            "blas_threads_per_parallel_task": BLAS_THREADS_PER_RUN, "blas": pools, "numpy": np.__version__}
+
+
 def write_json(path, obj):
-    """Write ``obj`` as indented JSON, atomically."""
-    atomic_write(path, lambda fh: json.dump(obj, fh, indent=1, allow_nan=False), "w")
+    """Write ``obj`` as indented JSON, atomically; a dict gets a "runtime" entry (``runtime_info``) unless it has one."""
+    if isinstance(obj, dict) and "runtime" not in obj:
+        obj = {**obj, "runtime": runtime_info()}
+    with _output(path) as target:
+        atomic_write(target, lambda fh: json.dump(obj, fh, indent=1, allow_nan=False), "w")
 
 
 def save_figure(fig, path):
     """Save a matplotlib figure as PNG, atomically, and close it."""
     try:
-        atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110, bbox_inches="tight"))
+        with _output(path) as target:
+            atomic_write(target, lambda fh: fig.savefig(fh, format="png", dpi=110, bbox_inches="tight"))
     finally:
         plt.close(fig)
 
