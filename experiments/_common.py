@@ -154,18 +154,17 @@ def start(parser, argv):
     if hasattr(args, "default_seeds") and args.seeds is None:
         args.seeds = args.quick_seeds if args.quick else args.default_seeds
     out = prepare_out(args)
-    if _STAGE.requested:
-        _STAGE.out = out
-        _STAGE.dir = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    if _STAGE.requested and out.absolute() not in _STAGE.dirs:
+        _STAGE.dirs[out.absolute()] = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     return args, out, Progress()
 
 
 class _Stage:
-    """The run's output set: ``requested`` by ``run``; ``dir`` is the staging directory inside ``out``."""
+    """The run's output set: ``requested`` by ``run``; ``dirs`` maps each output directory that ``start`` prepared
+    (absolute) to its staging directory inside it."""
 
     requested = False
-    out = None
-    dir = None
+    dirs = {}
 
 
 _STAGE = _Stage()
@@ -179,7 +178,7 @@ def run(main, prog, argv=None):
     INTERRUPT.phase, INTERRUPT.seen = "running", False
     unraisable_hook = sys.unraisablehook
     sys.unraisablehook = _quiet_about_interrupts(unraisable_hook)
-    _STAGE.requested, _STAGE.out, _STAGE.dir = True, None, None
+    _STAGE.requested, _STAGE.dirs = True, {}
     try:
         main(argv)
         _check_interrupt()     # a Ctrl-C that Python swallowed (in a weakref callback, say) still counts
@@ -191,7 +190,7 @@ def run(main, prog, argv=None):
     except OutputError as exc:
         return _fail(f"{prog}: error: {exc}", EXIT_OUTPUT)
     except KeyboardInterrupt:
-        kept = f"; {_STAGE.out} keeps its previous files" if _STAGE.out is not None else ""
+        kept = "".join(f"; {out} keeps its previous files" for out in _STAGE.dirs)
         return _fail(f"{prog}: interrupted; no outputs were written{kept}", EXIT_INTERRUPTED)
     finally:
         _discard()
@@ -202,7 +201,7 @@ def run(main, prog, argv=None):
             signal.signal(signal.SIGINT, signal.default_int_handler)
             INTERRUPT.handler_installed = False
     if INTERRUPT.seen:
-        print(f"{prog}: interrupted after all outputs were written to {_STAGE.out}", file=sys.stderr)
+        print(f"{prog}: interrupted after all outputs were written", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
 
@@ -227,30 +226,29 @@ def _check_interrupt():
 
 
 def _commit(prog):
-    """Move every staged file into --out (checked first, so that nothing is half-replaced), then drop the stage."""
-    if _STAGE.dir is None:
-        return
-    if not _STAGE.dir.is_dir():
-        raise OutputError(f"--out directory {_STAGE.out} was removed during the run; nothing was written")
-    staged = sorted(p for p in _STAGE.dir.rglob("*") if p.is_file())
-    for path in staged:
-        _check_target(_STAGE.out / path.relative_to(_STAGE.dir))
+    """Move every staged file into place (all checked first, so that nothing is half-replaced), then drop the stage."""
+    moves = []
+    for out, stage in _STAGE.dirs.items():
+        if not stage.is_dir():
+            raise OutputError(f"--out directory {out} was removed during the run; nothing was written")
+        moves += [(path, out / path.relative_to(stage)) for path in sorted(stage.rglob("*")) if path.is_file()]
+    for _, target in moves:
+        _check_target(target)
     INTERRUPT.phase = "committing"     # Ctrl-C from here on waits until every file is in place
     try:
-        for path in staged:
-            target = _STAGE.out / path.relative_to(_STAGE.dir)
+        for path, target in moves:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
     except OSError as exc:
-        raise OutputError(f"cannot move the outputs into {_STAGE.out}: {_os_message(exc)}") from None
+        raise OutputError(f"cannot move the outputs into place: {_os_message(exc)}") from None
     finally:
         INTERRUPT.phase = "running"
 
 
 def _discard():
-    if _STAGE.dir is not None:
-        shutil.rmtree(_STAGE.dir, ignore_errors=True)
-        _STAGE.dir = None
+    for stage in _STAGE.dirs.values():
+        shutil.rmtree(stage, ignore_errors=True)
+    _STAGE.dirs = {}
 
 
 def _check_target(path):
@@ -273,14 +271,14 @@ def _output(path):
     path = Path(path)
     _check_target(path)
     target = path
-    if _STAGE.dir is not None:
+    for out, stage in _STAGE.dirs.items():
         try:
-            target = _STAGE.dir / path.absolute().relative_to(_STAGE.out.absolute())
-        except ValueError:   # not under --out: written in place
-            target = path
-        else:
-            if not _STAGE.dir.is_dir():
-                raise OutputError(f"--out directory {_STAGE.out} was removed during the run; nothing was written")
+            target = stage / path.absolute().relative_to(out)
+        except ValueError:   # not under this --out
+            continue
+        if not stage.is_dir():
+            raise OutputError(f"--out directory {out} was removed during the run; nothing was written")
+        break
     try:
         yield target
     except Exception as exc:

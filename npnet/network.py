@@ -162,9 +162,13 @@ SAVE_FORMAT = "npnet.mlp/1"
 
 
 def load(path):
-    """A network saved by ``Network.save``; a file that is not one gives a ValueError saying what is wrong."""
+    """A network saved by ``Network.save``. A file that is not one gives a ValueError saying what is wrong (a missing
+    file, FileNotFoundError)."""
     try:
-        with np.load(os.fspath(path), allow_pickle=False) as f:
+        loaded = np.load(os.fspath(path), allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError(f"it holds a single {type(loaded).__name__}, not an .npz archive")
+        with loaded as f:
             contents = {k: f[k] for k in f.files}
     except FileNotFoundError:
         raise

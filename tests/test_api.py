@@ -145,6 +145,11 @@ def test_load_gives_clear_errors(tmp_path):
         "nan_weight": {**arrays, "weight:fc1.b": np.full(6, np.nan)},
         "pickled": {**arrays, "weight:fc1.b": np.array([object()] * 6, dtype=object)},
     }
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    with pytest.raises(ValueError, match="not an .npz archive"):
+        npnet.load(tmp_path / "array.npy")
+    with pytest.raises(FileNotFoundError):
+        npnet.load(tmp_path / "missing.npz")
     for name, content in cases.items():
         path = tmp_path / f"{name}.npz"
         if isinstance(content, bytes):

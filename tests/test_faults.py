@@ -62,6 +62,22 @@ def test_a_finished_run_replaces_the_set_and_records_blas_threads(out, capsys):
     assert (out / "a.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_two_output_directories_in_one_run_are_one_set(out, tmp_path, capsys):
+    second = tmp_path / "second"
+
+    def main(argv):
+        fake_main()(argv)
+        fake_main()(["--out", str(second)])
+    code, lines = run(main, out, capsys)
+    assert code == 0 and sorted(p.name for p in second.iterdir()) == sorted(p.name for p in out.iterdir())
+    assert not list(out.glob(".*")) and not list(second.glob(".*"))
+
+
+def test_every_experiment_json_records_blas_threads(quick_run):
+    runtime = quick_run("symmetry")[1]["runtime"]
+    assert runtime["blas_threads"] >= 1 and runtime["blas_threads_per_parallel_task"] == 1
+
+
 def test_full_disk(out, capsys, monkeypatch):
     def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
