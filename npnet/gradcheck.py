@@ -312,7 +312,7 @@ def check(net, X, y, loss="softmax_cross_entropy", *, h=None, order=4, atol=None
     atol = default_atol if atol is None else _validate.in_interval("atol", atol, 0.0, np.inf)
     rtol = default_rtol if rtol is None else _validate.in_interval("rtol", rtol, 0.0, np.inf)
     loss_fn = losses.get(loss)
-    X = np.asarray(X, dtype=work.dtype)
+    X = _validate.finite("X", _validate.batch("X", X, work.in_features, work.dtype))
     base_signs = []
 
     def objective():
@@ -434,7 +434,10 @@ def check_layer(layer, X, dout, *, h=None, order=4, tiny=TINY, atol=None, rtol=N
     Checks the gradient for the layer's input ("X") and each parameter, using the scalar f = Σ dout ⊙ layer.forward(X),
     whose gradient with respect to the output is ``dout``; ``dout`` must have the output's shape (ValueError).
     """
-    X = np.array(X, dtype=getattr(layer, "dtype", np.float64))
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X must hold real numbers, got dtype {X.dtype}")
+    X = X.astype(getattr(layer, "dtype", np.float64))   # a copy: the check perturbs it
     dout = np.asarray(dout)
     if dout.shape != np.shape(layer.forward(X)):
         raise ValueError(f"dout must have the layer's output shape {np.shape(layer.forward(X))}, got {dout.shape}")

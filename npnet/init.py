@@ -63,9 +63,8 @@ def fans(shape, fan_in=None, fan_out=None):
 
 def _shape(shape):
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
-    for n in shape:
-        _validate.positive_int("shape entries", n)
-    return shape
+    # Python ints: fans multiply entries, and NumPy integers (uint8, say) would overflow
+    return tuple(_validate.positive_int("shape entries", n) for n in shape)
 
 
 def _normal(shape, rng, mean, std, dtype):

@@ -238,26 +238,35 @@ def test_cache_files_get_the_outputs_permissions(tmp_path):
 # ---------------------------------------------------------------- fuzz: only documented exceptions
 
 ARRAYS = st.one_of(
-    hnp.arrays(st.sampled_from([np.float64, np.float32, np.int64, np.bool_]),
+    hnp.arrays(st.sampled_from([np.float64, np.float32, np.int64, np.uint8, np.bool_, np.complex128]),
                hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=5)),   # NaN/inf included
-    hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=2, min_side=0, max_side=5)),
+    hnp.arrays(np.float64, st.tuples(st.integers(0, 6), st.just(D))),              # the right width, any values
+    hnp.arrays(np.uint8, st.integers(1, 3), elements=st.integers(0, 20)),          # as a shape: small ints
     st.lists(st.floats(), max_size=5), st.none(), st.text(max_size=3), st.integers(-3, 12))
+LABELS = st.one_of(ARRAYS, hnp.arrays(np.int64, st.integers(0, 6), elements=st.integers(-2, C + 1)))
 FUZZ_NET = mlp([D, 3, C], "relu", rng=0)
 DOCUMENTED = (TypeError, ValueError)
 
 
 def _calls(x, y):
     net = FUZZ_NET
-    return [lambda: net(x), lambda: net.predict_proba(x), lambda: npnet.evaluate(net, x, y),
+    act, dense = Activation("sigmoid"), Dense(D, C, rng=0)
+    return [lambda: net(x), lambda: net.predict_proba(x), lambda: npnet.evaluate(net, x, y, loss="mse"),
             lambda: train(net, x, y, optimizer="sgd", lr=0.01, epochs=1, batch_size=4, rng=0),
+            lambda: train(net, x, y, optimizer="adam", lr=x, epochs=1, batch_size=4, rng=y),
+            lambda: npnet.losses.get("softmax_cross_entropy").forward(x, y),
             lambda: probes.tensor_stats(x), lambda: probes.row_spread(x), lambda: probes.unit_variance(x),
-            lambda: probes.distinct_rows(x), lambda: init.initialize("he_normal", x, 0),
-            lambda: mlp([D, 3, C], weight_init=x, rng=y), lambda: net.set_weights({"fc1.W": x}),
-            lambda: Dense(D, 2, rng=0).forward(x)]
+            lambda: probes.distinct_rows(x), lambda: init.initialize("he_normal", x, 0) if np.size(x) < 4 else None,
+            lambda: init.initialize(("normal", x), (2, 2), y), lambda: mlp([D, 3, C], weight_init=x, rng=y),
+            lambda: mlp(x, rng=0), lambda: net.set_weights({"fc1.W": x}),
+            lambda: (dense.forward(np.ones((2, D))), dense.backward(x)),
+            lambda: (act.forward(np.ones((2, D))), act.backward(x)),
+            lambda: gradcheck.check(net, x, y), lambda: gradcheck.check_layer(act, x, y)]
 
 
-@given(x=ARRAYS, y=ARRAYS)
+@given(x=ARRAYS, y=LABELS)
 def test_fuzz_public_api_raises_only_documented_errors(x, y):
+    """Shapes, dtypes, NaN/inf, empty arrays, labels out of range: a ValueError or TypeError, or a result."""
     saved = FUZZ_NET.get_weights()
     try:
         for call in _calls(x, y):
