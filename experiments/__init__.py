@@ -38,16 +38,23 @@ def on_sigint(signum, frame):
 
 
 def install_sigint_handler(prog):
-    """Install ``on_sigint`` (main thread only; signal handlers cannot be set elsewhere). True if installed."""
+    """Install ``on_sigint`` (main thread only; signal handlers cannot be set elsewhere).
+
+    Returns a function that puts the previous handler back, or None if nothing was installed.
+    """
     INTERRUPT.prog = prog
     if INTERRUPT.handler_installed:
-        return False
+        return None
     try:
-        signal.signal(signal.SIGINT, on_sigint)
+        previous = signal.signal(signal.SIGINT, on_sigint)
     except ValueError:   # not the main thread
-        return False
+        return None
     INTERRUPT.handler_installed = True
-    return True
+
+    def restore():
+        signal.signal(signal.SIGINT, previous)
+        INTERRUPT.handler_installed = False
+    return restore
 
 
 if sys.argv[:1] == ["-m"]:   # being started as ``python -m experiments.<name>`` (sys.argv[0] is "-m" until then)

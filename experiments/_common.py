@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -174,7 +173,7 @@ def run(main, prog, argv=None):
     """Call ``main(argv)`` as a program: bad input → one stderr line and exit code 2, an output failure → one line
     and exit code 1, Ctrl-C → one line and exit code 130; the outputs are written as one set at the end (see the
     module docstring). Returns the exit code."""
-    own_handler = install_sigint_handler(prog)
+    restore_handler = install_sigint_handler(prog)
     INTERRUPT.phase, INTERRUPT.seen = "running", False
     unraisable_hook = sys.unraisablehook
     sys.unraisablehook = _quiet_about_interrupts(unraisable_hook)
@@ -197,9 +196,8 @@ def run(main, prog, argv=None):
         _STAGE.requested = False
         sys.unraisablehook = unraisable_hook
         INTERRUPT.phase = "done"
-        if own_handler:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            INTERRUPT.handler_installed = False
+        if restore_handler is not None:
+            restore_handler()
     if INTERRUPT.seen:
         print(f"{prog}: interrupted after all outputs were written", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -134,10 +134,11 @@ def test_an_interrupt_python_swallows_still_stops_the_run(out, capsys):
         ref = weakref.ref(thing, lambda r: os.kill(os.getpid(), signal.SIGINT))   # noqa: F841
         del thing   # the callback runs; the KeyboardInterrupt raised inside it is printed and ignored by Python
 
+    previous = signal.getsignal(signal.SIGINT)
     code, lines = run(fake_main(ctrl_c_in_a_weakref_callback), out, capsys)
     assert code == 130 and lines[-1].startswith("experiments.x: interrupted; no outputs were written")
     assert_untouched(out)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # run put the default back
+    assert signal.getsignal(signal.SIGINT) is previous   # run put the handler back
 
 
 @pytest.mark.parametrize("bad, message", [("", "--out must be a directory path, got an empty string")])
