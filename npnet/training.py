@@ -48,7 +48,8 @@ def train(net, X, y, *, optimizer, epochs, batch_size, rng, lr=None, loss="softm
     net : Network
     X : (N, in) inputs;  y : (N,) integer labels
     optimizer : "sgd" or "adam" (built over ``net`` with ``lr``), or an optimizer object over ``net``'s own
-        parameters (``npnet.SGD(net, lr=0.1)``, ``npnet.Adam(net)``); one built over another network is an error
+        parameters (``npnet.SGD(net, lr=0.1)``, ``npnet.Adam(net)``; a subset of them freezes the others); one built
+        over another network is a ValueError
     epochs, batch_size : int >= 1 (the last batch of an epoch may be smaller)
     rng : np.random.Generator used for the per-epoch shuffle, or an int seed (``np.random.default_rng(seed)``)
     lr : learning rate, only with an optimizer name (required for "sgd"; Adam's default is 1e-3)
@@ -127,8 +128,8 @@ def _optimizer(net, optimizer, lr):
         raise TypeError(f"optimizer must be 'sgd', 'adam' or an optimizer over the network "
                         f"(npnet.SGD(net, lr=0.1)); got {type(optimizer).__name__}")
     mine = {id(p.value) for p in net.parameters()}
-    theirs = {id(p[1]) for p in params}
-    if mine != theirs:
-        raise ValueError("optimizer does not update this network's parameters (it was built over another "
-                         "network, or a copy): build it with npnet.SGD(net, ...) for the net you train")
+    foreign = [p[0] for p in params if id(p[1]) not in mine]   # a subset of the net's is fine: the rest stay frozen
+    if foreign:
+        raise ValueError(f"optimizer updates parameters that are not this network's ({', '.join(foreign)}): it was "
+                         "built over another network or a copy; build it with npnet.SGD(net, ...) for the net you train")
     return optimizer

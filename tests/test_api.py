@@ -54,9 +54,12 @@ def test_train_rejects_bad_optimizers():
     with pytest.raises(TypeError, match="optimizer must be 'sgd', 'adam' or an optimizer"):
         train(net, X, y, optimizer=None, epochs=1, batch_size=8, rng=0)
     before = net.get_weights()
-    with pytest.raises(ValueError, match="optimizer does not update this network's parameters"):
+    with pytest.raises(ValueError, match=r"optimizer updates parameters that are not this network's \(fc1.W, "):
         train(net, X, y, optimizer=SGD(other, lr=0.1), epochs=1, batch_size=8, rng=0)
     assert all(np.array_equal(v, net.get_weights()[k]) for k, v in before.items())
+    train(net, X, y, optimizer=SGD(net.parameters()[2:], lr=0.1), epochs=1, batch_size=8, rng=0)   # fc1 frozen
+    after = net.get_weights()
+    assert np.array_equal(after["fc1.W"], before["fc1.W"]) and not np.array_equal(after["fc2.W"], before["fc2.W"])
 
 
 def test_history_has_the_test_loss():
