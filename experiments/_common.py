@@ -181,7 +181,7 @@ def run(main, prog, argv=None):
     try:
         main(argv)
         _check_interrupt()     # a Ctrl-C that Python swallowed (in a weakref callback, say) still counts
-        _commit(prog)
+        _commit()
     except UsageError as exc:
         return _fail(f"{prog}: error: {exc}", EXIT_USAGE)
     except npdata.DataError as exc:
@@ -223,7 +223,7 @@ def _check_interrupt():
         raise KeyboardInterrupt
 
 
-def _commit(prog):
+def _commit():
     """Move every staged file into place (all checked first, so that nothing is half-replaced), then drop the stage."""
     moves = []
     for out, stage in _STAGE.dirs.items():
