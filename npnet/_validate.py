@@ -65,6 +65,15 @@ def choice(name, value, options):
     return value
 
 
+def init_keyword(weight_init, init, default):
+    """``weight_init``, or its other spelling ``init`` (``mlp`` and ``Dense`` take both), or ``default``."""
+    if init is not None:
+        if weight_init is not None:
+            raise TypeError("pass weight_init or init (two names for the same argument), not both")
+        return init
+    return default if weight_init is None else weight_init
+
+
 def dtype(value):
     """Return the NumPy float type for ``value`` (np.float64 / np.float32 or their names)."""
     if isinstance(value, str):

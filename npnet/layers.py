@@ -48,11 +48,7 @@ class Dense:
 
     def __init__(self, in_features, out_features, *, weight_init=None, bias_init="zeros", rng=None,
                  dtype=np.float64, products="blas", init=None):
-        if init is not None:
-            if weight_init is not None:
-                raise TypeError("pass weight_init or init (two names for the same argument), not both")
-            weight_init = init
-        weight_init = "xavier_uniform" if weight_init is None else weight_init
+        weight_init = _validate.init_keyword(weight_init, init, "xavier_uniform")
         if rng is not None:
             rng = _validate.generator("rng", rng)   # W and b draw from one Generator, also from an int seed
         self.in_features = _validate.positive_int("in_features", in_features)

@@ -199,11 +199,8 @@ def _per_layer(name, value, n):
     return [value] * n
 
 
-_UNSET = object()
-
-
-def mlp(sizes, activation="relu", weight_init=_UNSET, bias_init=None, *, rng=None, dtype=np.float64,
-        products="blas", relu_grad_at_zero=0.0, init=_UNSET):
+def mlp(sizes, activation="relu", weight_init=None, bias_init=None, *, rng=None, dtype=np.float64,
+        products="blas", relu_grad_at_zero=0.0, init=None):
     """A multilayer perceptron: Dense → activation → … → Dense (logits).
 
     Parameters
@@ -222,7 +219,7 @@ def mlp(sizes, activation="relu", weight_init=_UNSET, bias_init=None, *, rng=Non
     products : "blas" (fast) or "exact" (units with equal weights stay bitwise equal; see ``npnet.products``).
     relu_grad_at_zero : relu'(0), 0 by default as in PyTorch.
     """
-    weight_init = _one_of(weight_init, init, "he_normal")
+    weight_init = _validate.init_keyword(weight_init, init, "he_normal")
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
         raise ValueError(f"sizes must be a list of at least 2 layer widths, e.g. [784, 100, 10]; got {sizes!r}")
     sizes = [_validate.positive_int("sizes entries", n) for n in sizes]
@@ -243,12 +240,3 @@ def mlp(sizes, activation="relu", weight_init=_UNSET, bias_init=None, *, rng=Non
         if k < n_dense - 1:
             layers.append(Activation(acts[k], relu_grad_at_zero=relu_grad_at_zero))
     return Network(layers)
-
-
-def _one_of(weight_init, init, default):
-    """``weight_init``, or its other spelling ``init``; both at once is an error."""
-    if init is not _UNSET:
-        if weight_init is not _UNSET:
-            raise TypeError("pass weight_init or init (two names for the same argument), not both")
-        return init
-    return default if weight_init is _UNSET else weight_init
