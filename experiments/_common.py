@@ -173,8 +173,11 @@ def run(main, prog, argv=None):
     """Call ``main(argv)`` as a program: bad input → one stderr line and exit code 2, an output failure → one line
     and exit code 1, Ctrl-C → one line and exit code 130; the outputs are written as one set at the end (see the
     module docstring). Returns the exit code."""
-    restore_handler = install_sigint_handler(prog)
-    INTERRUPT.phase, INTERRUPT.seen = "running", False
+    outer = (_STAGE.requested, _STAGE.dirs, INTERRUPT.phase)   # a run inside a run (one experiment driving
+    restore_handler = install_sigint_handler(prog)              # others) has its own set; the outer one resumes
+    if not outer[0]:
+        INTERRUPT.seen = False
+    INTERRUPT.phase = "running"
     unraisable_hook = sys.unraisablehook
     sys.unraisablehook = _quiet_about_interrupts(unraisable_hook)
     _STAGE.requested, _STAGE.dirs = True, {}
@@ -193,9 +196,9 @@ def run(main, prog, argv=None):
         return _fail(f"{prog}: interrupted; no outputs were written{kept}", EXIT_INTERRUPTED)
     finally:
         _discard()
-        _STAGE.requested = False
+        _STAGE.requested, _STAGE.dirs = outer[0], outer[1]
         sys.unraisablehook = unraisable_hook
-        INTERRUPT.phase = "done"
+        INTERRUPT.phase = outer[2] if outer[0] else "done"
         if restore_handler is not None:
             restore_handler()
     if INTERRUPT.seen:

@@ -73,6 +73,18 @@ def test_two_output_directories_in_one_run_are_one_set(out, tmp_path, capsys):
     assert not list(out.glob(".*")) and not list(second.glob(".*"))
 
 
+def test_a_run_inside_a_run_has_its_own_set(out, tmp_path, capsys):
+    inner = tmp_path / "inner"
+
+    def main(argv):
+        fake_main()(argv)
+        assert common.run(fake_main(), "experiments.inner", ["--out", str(inner)]) == 0
+        assert sorted(p.name for p in inner.iterdir()) == ["a.json", "a.png"]   # committed when the inner run ends
+        assert (out / "a.json").read_bytes() == OLD["a.json"]                    # the outer set not yet
+    code, lines = run(main, out, capsys)
+    assert code == 0 and json.loads((out / "a.json").read_text())["x"] == 1 and not list(out.glob(".*"))
+
+
 def test_every_experiment_json_records_blas_threads(quick_run):
     runtime = quick_run("symmetry")[1]["runtime"]
     assert runtime["blas_threads"] >= 1 and runtime["blas_threads_per_parallel_task"] == 1
