@@ -6,7 +6,9 @@ a directory in the way) one line and exit code 1, and Ctrl-C one line and exit c
 
 Under ``run`` a run's outputs are one set: ``write_json`` and ``save_figure`` write into a hidden staging directory
 inside --out, and only when ``main`` has returned does ``run`` move every file into place (a rename each). An
-interrupted or failed run leaves --out as it was: the older outputs intact, no temporary files. Called directly
+interrupted or failed run leaves --out as it was: the older outputs intact, no temporary files. Hidden paths inside
+--out (``.name``, e.g. a resumable cache ``.cache/…``) are working state, not outputs: written in place at once, so
+that they survive an interrupted run. Called directly
 (``main(argv)``, as the tests do), the writers write each file atomically in place.
 """
 import argparse
@@ -274,9 +276,12 @@ def _output(path):
     target = path
     for out, stage in _STAGE.dirs.items():
         try:
-            target = stage / path.absolute().relative_to(out)
+            relative = path.absolute().relative_to(out)
         except ValueError:   # not under this --out
             continue
+        if any(part.startswith(".") for part in relative.parts):
+            break            # hidden: working state such as a resumable cache, kept even if the run stops
+        target = stage / relative
         if not stage.is_dir():
             raise OutputError(f"--out directory {out} was removed during the run; nothing was written")
         break

@@ -90,6 +90,15 @@ def test_every_experiment_json_records_blas_threads(quick_run):
     assert runtime["blas_threads"] >= 1 and runtime["blas_threads_per_parallel_task"] == 1
 
 
+def test_hidden_working_state_survives_an_interrupt(out, capsys):
+    def cache_then_ctrl_c(out):
+        common.write_json(out / ".cache" / "cell1.json", {"done": 1})   # e.g. a finished cell of a resumable run
+        raise KeyboardInterrupt
+    code, lines = run(fake_main(cache_then_ctrl_c), out, capsys)
+    assert code == 130 and json.loads((out / ".cache" / "cell1.json").read_text())["done"] == 1
+    assert (out / "a.png").read_bytes() == OLD["a.png"] and not list(out.glob(".staging-*"))
+
+
 def test_full_disk(out, capsys, monkeypatch):
     def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
