@@ -392,8 +392,9 @@ def runtime_info():
     """What a run's bitwise results depend on besides the seed: BLAS library and thread count (float32 GEMM results
     change with it), NumPy version. Recorded in every experiment's JSON by ``write_json``."""
     from threadpoolctl import threadpool_info
-    pools = [{k: pool.get(k) for k in ("internal_api", "version", "num_threads")}
-             for pool in threadpool_info() if pool.get("user_api") == "blas"]
+    pools = sorted(({k: pool.get(k) for k in ("internal_api", "version", "num_threads")}   # sorted: the order in
+                    for pool in threadpool_info() if pool.get("user_api") == "blas"),       # which libraries load
+                   key=lambda pool: (str(pool["internal_api"]), str(pool["version"])))        # varies
     return {"blas_threads": max((p["num_threads"] for p in pools), default=None),
             "blas_threads_per_parallel_task": BLAS_THREADS_PER_RUN, "blas": pools, "numpy": np.__version__}
 
