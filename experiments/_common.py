@@ -389,14 +389,17 @@ def parallel_map(fn, tasks, jobs):
 
 
 def runtime_info():
-    """What a run's bitwise results depend on besides the seed: BLAS library and thread count (float32 GEMM results
-    change with it), NumPy version. Recorded in every experiment's JSON by ``write_json``."""
+    """What a run's bitwise results depend on besides the seed: NumPy's BLAS (library, version) and its thread count
+    (float32 GEMM results change with it), and the NumPy version. Recorded in every experiment's JSON by
+    ``write_json``. Only NumPy's own BLAS counts (npnet's products go through it); other libraries' (SciPy's, once
+    loaded) would make the record depend on what else the process imported."""
     from threadpoolctl import threadpool_info
-    pools = sorted(({k: pool.get(k) for k in ("internal_api", "version", "num_threads")}   # sorted: the order in
-                    for pool in threadpool_info() if pool.get("user_api") == "blas"),       # which libraries load
-                   key=lambda pool: (str(pool["internal_api"]), str(pool["version"])))        # varies
-    return {"blas_threads": max((p["num_threads"] for p in pools), default=None),
-            "blas_threads_per_parallel_task": BLAS_THREADS_PER_RUN, "blas": pools, "numpy": np.__version__}
+    blas = sorted((pool for pool in threadpool_info() if pool.get("user_api") == "blas"),
+                  key=lambda pool: ("numpy" not in os.path.dirname(pool["filepath"]), pool["filepath"]))
+    pool = blas[0] if blas else {}   # NumPy's wheel-bundled BLAS first; else (a system BLAS) a fixed choice
+    return {"blas_threads": pool.get("num_threads"), "blas_threads_per_parallel_task": BLAS_THREADS_PER_RUN,
+            "blas": f"{pool.get('internal_api', 'unknown')} {pool.get('version', '')}".strip(),
+            "numpy": np.__version__}
 
 
 def write_json(path, obj):
