@@ -1,11 +1,21 @@
 """What every experiment shares: the command line, progress lines, atomic output, and plotting setup.
 
 An experiment module defines ``main(argv=None)`` and ends with ``raise SystemExit(common.run(main, prog))``, so
-that bad input becomes one line on stderr and exit code 2, never a traceback.
+that bad input becomes one line on stderr and exit code 2, a failure to write the outputs (full disk, --out removed,
+a directory in the way) one line and exit code 1, and Ctrl-C one line and exit code 130 — never a traceback.
+
+Under ``run`` a run's outputs are one set: ``write_json`` and ``save_figure`` write into a hidden staging directory
+inside --out, and only when ``main`` has returned does ``run`` move every file into place (a rename each). An
+interrupted or failed run leaves --out as it was: the older outputs intact, no temporary files. Hidden paths inside
+--out (``.name``, e.g. a resumable cache ``.cache/…``) are working state, not outputs: written in place at once, so
+that they survive an interrupted run. Called directly
+(``main(argv)``, as the tests do), the writers write each file atomically in place.
 """
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -21,11 +31,19 @@ from npnet import _validate  # noqa: E402
 from npnet import data as npdata  # noqa: E402
 from npnet._io import atomic_write  # noqa: E402
 
+from . import INTERRUPT, install_sigint_handler  # noqa: E402
+
 EXIT_USAGE = 2
+EXIT_OUTPUT = 1
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
     """Bad input from the user: reported as one line and exit code 2."""
+
+
+class OutputError(Exception):
+    """The outputs could not be written (full disk, --out removed, a directory in the way): one line, exit 1."""
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -66,6 +84,13 @@ def seed_arg(text):
     return value
 
 
+def out_arg(text):
+    """argparse type for --out: a non-empty path, ``~`` expanded (as the shell would not inside quotes)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("--out must be a directory path, got an empty string")
+    return Path(text).expanduser()
+
+
 def _data_source(text):
     try:
         return npdata.validate_source(text)
@@ -88,7 +113,7 @@ def parser(prog, description, *, epochs=None, quick_epochs=None, data=True, dtyp
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the np.random.Generator behind every random draw")
     p.add_argument("--quick", action="store_true", help="a small run in seconds (few samples and epochs), "
                    "writing the same files (to figures/quick/ unless --out is given); used by the tests")
-    p.add_argument("--out", type=Path, default=None, help="directory for the PNG figures and JSON "
+    p.add_argument("--out", type=out_arg, default=None, help="directory for the PNG figures and JSON "
                    "(default: figures/, or figures/quick/ with --quick)")
     if data:
         p.add_argument("--data", type=_data_source, default=None,
@@ -120,29 +145,155 @@ def resolve_epochs(args):
 
 
 def start(parser, argv):
-    """Parse ``argv``, resolve --epochs (if the parser has it) and prepare --out: (args, out directory, Progress)."""
+    """Parse ``argv``, resolve --epochs (if the parser has it) and prepare --out: (args, out directory, Progress).
+
+    Under ``run``, also opens the run's staging directory inside --out (see the module docstring).
+    """
     args = parser.parse_args(argv)
     if hasattr(args, "default_epochs"):
         args.epochs = resolve_epochs(args)
     if hasattr(args, "default_seeds") and args.seeds is None:
         args.seeds = args.quick_seeds if args.quick else args.default_seeds
-    return args, prepare_out(args), Progress()
+    out = prepare_out(args)
+    if _STAGE.requested and out.absolute() not in _STAGE.dirs:
+        _STAGE.dirs[out.absolute()] = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    return args, out, Progress()
+
+
+class _Stage:
+    """The run's output set: ``requested`` by ``run``; ``dirs`` maps each output directory that ``start`` prepared
+    (absolute) to its staging directory inside it."""
+
+    requested = False
+    dirs = {}
+
+
+_STAGE = _Stage()
 
 
 def run(main, prog, argv=None):
-    """Call ``main(argv)``; turn bad input into one stderr line and exit code 2. Returns the exit code."""
+    """Call ``main(argv)`` as a program: bad input → one stderr line and exit code 2, an output failure → one line
+    and exit code 1, Ctrl-C → one line and exit code 130; the outputs are written as one set at the end (see the
+    module docstring). Returns the exit code."""
+    outer = (_STAGE.requested, _STAGE.dirs, INTERRUPT.phase)   # a run inside a run (one experiment driving
+    restore_handler = install_sigint_handler(prog)              # others) has its own set; the outer one resumes
+    if not outer[0]:
+        INTERRUPT.seen = False
+    INTERRUPT.phase = "running"
+    unraisable_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_about_interrupts(unraisable_hook)
+    _STAGE.requested, _STAGE.dirs = True, {}
     try:
         main(argv)
+        _check_interrupt()     # a Ctrl-C that Python swallowed (in a weakref callback, say) still counts
+        _commit()
     except UsageError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(f"{prog}: error: {exc}", EXIT_USAGE)
     except npdata.DataError as exc:
-        print(f"{prog}: data error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _fail(f"{prog}: data error: {exc}", EXIT_USAGE)
+    except OutputError as exc:
+        return _fail(f"{prog}: error: {exc}", EXIT_OUTPUT)
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted; no partial files were written", file=sys.stderr)
-        return 130
+        kept = "".join(f"; {out} keeps its previous files" for out in _STAGE.dirs)
+        return _fail(f"{prog}: interrupted; no outputs were written{kept}", EXIT_INTERRUPTED)
+    finally:
+        _discard()
+        _STAGE.requested, _STAGE.dirs = outer[0], outer[1]
+        sys.unraisablehook = unraisable_hook
+        INTERRUPT.phase = outer[2] if outer[0] else "done"
+        if restore_handler is not None:
+            restore_handler()
+    if INTERRUPT.seen:
+        print(f"{prog}: interrupted after all outputs were written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
+
+
+def _quiet_about_interrupts(hook):
+    """An unraisable-exception hook that leaves out KeyboardInterrupt (Python would print "Exception ignored …" and a
+    traceback for a Ctrl-C landing in a weakref callback or ``__del__``; ``run`` reports it instead)."""
+    def quiet(unraisable):
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            hook(unraisable)
+    return quiet
+
+
+def _fail(line, code):
+    print(line, file=sys.stderr)
+    return code
+
+
+def _check_interrupt():
+    if INTERRUPT.seen and INTERRUPT.phase == "running":
+        raise KeyboardInterrupt
+
+
+def _commit():
+    """Move every staged file into place (all checked first, so that nothing is half-replaced), then drop the stage."""
+    moves = []
+    for out, stage in _STAGE.dirs.items():
+        if not stage.is_dir():
+            raise OutputError(f"--out directory {out} was removed during the run; nothing was written")
+        moves += [(path, out / path.relative_to(stage)) for path in sorted(stage.rglob("*")) if path.is_file()]
+    for _, target in moves:
+        _check_target(target)
+    INTERRUPT.phase = "committing"     # Ctrl-C from here on waits until every file is in place
+    try:
+        for path, target in moves:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+    except OSError as exc:
+        raise OutputError(f"cannot move the outputs into place: {_os_message(exc)}") from None
+    finally:
+        INTERRUPT.phase = "running"
+
+
+def _discard():
+    for stage in _STAGE.dirs.values():
+        shutil.rmtree(stage, ignore_errors=True)
+    _STAGE.dirs = {}
+
+
+def _check_target(path):
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: a directory of that name is in the way")
+
+
+def _os_message(exc):
+    return exc.strerror or str(exc)
+
+
+@contextlib.contextmanager
+def _output(path):
+    """Where to write the output ``path`` (the staging copy under ``run``), turning OS failures into OutputError.
+
+    A failure inside a library (matplotlib wraps some OSErrors in its own exceptions) counts if an OSError is in
+    its chain of causes.
+    """
+    _check_interrupt()
+    path = Path(path)
+    _check_target(path)
+    target = path
+    for out, stage in _STAGE.dirs.items():
+        try:
+            relative = path.absolute().relative_to(out)
+        except ValueError:   # not under this --out
+            continue
+        if any(part.startswith(".") for part in relative.parts):
+            break            # hidden: working state such as a resumable cache, kept even if the run stops
+        target = stage / relative
+        if not stage.is_dir():
+            raise OutputError(f"--out directory {out} was removed during the run; nothing was written")
+        break
+    try:
+        yield target
+    except Exception as exc:
+        cause = exc
+        while cause is not None and not isinstance(cause, OSError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            raise
+        raise OutputError(f"cannot write {path}: {_os_message(cause)}") from None
 
 
 def prepare_out(args):
@@ -202,6 +353,7 @@ class Progress:
         self.start = time.perf_counter()
 
     def __call__(self, message):
+        _check_interrupt()   # progress lines are frequent: a swallowed Ctrl-C stops the run at the next one
         print(f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=self.stream, flush=True)
 
 
@@ -248,15 +400,33 @@ def parallel_map(fn, tasks, jobs, on_result=None):
     return out
 
 
+def runtime_info():
+    """What a run's bitwise results depend on besides the seed: NumPy's BLAS (library, version) and its thread count
+    (float32 GEMM results change with it), and the NumPy version. Recorded in every experiment's JSON by
+    ``write_json``. Only NumPy's own BLAS counts (npnet's products go through it); other libraries' (SciPy's, once
+    loaded) would make the record depend on what else the process imported."""
+    from threadpoolctl import threadpool_info
+    blas = sorted((pool for pool in threadpool_info() if pool.get("user_api") == "blas"),
+                  key=lambda pool: ("numpy" not in os.path.dirname(pool["filepath"]), pool["filepath"]))
+    pool = blas[0] if blas else {}   # NumPy's wheel-bundled BLAS first; else (a system BLAS) a fixed choice
+    return {"blas_threads": pool.get("num_threads"), "blas_threads_per_parallel_task": BLAS_THREADS_PER_RUN,
+            "blas": f"{pool.get('internal_api', 'unknown')} {pool.get('version', '')}".strip(),
+            "numpy": np.__version__}
+
+
 def write_json(path, obj):
-    """Write ``obj`` as indented JSON, atomically."""
-    atomic_write(path, lambda fh: json.dump(obj, fh, indent=1, allow_nan=False), "w")
+    """Write ``obj`` as indented JSON, atomically; a dict gets a "runtime" entry (``runtime_info``) unless it has one."""
+    if isinstance(obj, dict) and "runtime" not in obj:
+        obj = {**obj, "runtime": runtime_info()}
+    with _output(path) as target:
+        atomic_write(target, lambda fh: json.dump(obj, fh, indent=1, allow_nan=False), "w")
 
 
 def save_figure(fig, path):
     """Save a matplotlib figure as PNG, atomically, and close it."""
     try:
-        atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110, bbox_inches="tight"))
+        with _output(path) as target:
+            atomic_write(target, lambda fh: fig.savefig(fh, format="png", dpi=110, bbox_inches="tight"))
     finally:
         plt.close(fig)
 

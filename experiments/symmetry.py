@@ -14,7 +14,7 @@ a sigmoid hidden layer and softmax cross-entropy; plain SGD, lr 0.1, batch 100, 
 
 Beyond the study: (1) exact mode, where units with equal weights provably get equal bits, shows sym_fc1 and
 hidden_var are exactly 0.0; (2) BLAS mode in float64 and float32 measures the round-off drift that the study saw
-instead; (3) a perturbation ε of one weight shows whether training amplifies a tiny asymmetry; (4) sigmoid, tanh
+instead (how much, if any, depends on the machine, its BLAS and the thread count the JSON records); (3) a perturbation ε of one weight shows whether training amplifies a tiny asymmetry; (4) sigmoid, tanh
 and relu (both conventions for relu'(0)) under all-zero, constant, zero-first-layer and small random inits, with
 each mechanism checked by measurement.
 """

@@ -11,10 +11,10 @@ loaders, a package: ``idx``, ``local``, ``openml``, ``loaders``).
 from . import activations, data, gradcheck, init, losses, meanfield, optim, probes, products, reference
 from .layers import Activation, Dense
 from .losses import MSE, SoftmaxCrossEntropy
-from .network import Network, mlp
+from .network import Network, load, mlp
 from .optim import SGD, Adam
 from .training import evaluate, train
 
 __version__ = "0.1.0"
-__all__ = ["Activation", "Dense", "MSE", "SoftmaxCrossEntropy", "Network", "mlp", "SGD", "Adam", "evaluate",
+__all__ = ["Activation", "Dense", "MSE", "SoftmaxCrossEntropy", "Network", "load", "mlp", "SGD", "Adam", "evaluate",
            "train"]

@@ -65,6 +65,15 @@ def choice(name, value, options):
     return value
 
 
+def init_keyword(weight_init, init, default):
+    """``weight_init``, or its other spelling ``init`` (``mlp`` and ``Dense`` take both), or ``default``."""
+    if init is not None:
+        if weight_init is not None:
+            raise TypeError("pass weight_init or init (two names for the same argument), not both")
+        return init
+    return default if weight_init is None else weight_init
+
+
 def dtype(value):
     """Return the NumPy float type for ``value`` (np.float64 / np.float32 or their names)."""
     if isinstance(value, str):
@@ -81,12 +90,22 @@ def dtype(value):
 
 
 def generator(name, value):
-    """Return ``value`` if it is a ``np.random.Generator`` (npnet never uses global random state)."""
-    if not isinstance(value, np.random.Generator):
-        raise TypeError(
-            f"{name} must be a numpy.random.Generator, e.g. np.random.default_rng(seed); got {type(value).__name__}"
-        )
-    return value
+    """Return a ``np.random.Generator``: ``value`` itself, or ``np.random.default_rng(value)`` for an int seed.
+
+    A Generator is the documented way (npnet never uses global random state); an int seed is accepted as
+    scikit-learn's ``random_state`` is, so that ``rng=0`` works. ``None`` is refused: it would mean an
+    unrepeatable run.
+    """
+    if isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"{name} as a seed must be an integer >= 0, got {value}")
+        return np.random.default_rng(int(value))
+    raise TypeError(
+        f"{name} must be a numpy.random.Generator (np.random.default_rng(seed)) or an int seed; "
+        f"got {type(value).__name__}"
+    )
 
 
 def batch(name, X, n_features, dtype_):

@@ -143,7 +143,11 @@ def numerical_gradient(f, x, h=None, order=4):
     """Central-difference gradient of the scalar function ``f()`` with respect to the array ``x`` (float64 result).
 
     ``f`` takes no arguments and reads ``x``, which is perturbed in place one entry at a time and always restored.
+    ``x`` must be a float array (TypeError otherwise): an integer array cannot hold x ± h.
     """
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        raise TypeError(f"x must be a float numpy array (perturbed in place), got "
+                        f"{type(x).__name__ if not isinstance(x, np.ndarray) else f'dtype {x.dtype}'}")
     h = _step(x, h, order)
     grad = np.zeros(x.shape, dtype=np.float64)
     for idx in np.ndindex(x.shape):
@@ -308,7 +312,7 @@ def check(net, X, y, loss="softmax_cross_entropy", *, h=None, order=4, atol=None
     atol = default_atol if atol is None else _validate.in_interval("atol", atol, 0.0, np.inf)
     rtol = default_rtol if rtol is None else _validate.in_interval("rtol", rtol, 0.0, np.inf)
     loss_fn = losses.get(loss)
-    X = np.asarray(X, dtype=work.dtype)
+    X = _validate.finite("X", _validate.batch("X", X, work.in_features, work.dtype))
     base_signs = []
 
     def objective():
@@ -428,9 +432,15 @@ def check_layer(layer, X, dout, *, h=None, order=4, tiny=TINY, atol=None, rtol=N
     """A layer's backward against central differences: {"X": ``compare`` dict, "W": …, "b": …}.
 
     Checks the gradient for the layer's input ("X") and each parameter, using the scalar f = Σ dout ⊙ layer.forward(X),
-    whose gradient with respect to the output is ``dout``.
+    whose gradient with respect to the output is ``dout``; ``dout`` must have the output's shape (ValueError).
     """
-    X = X.copy()
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X must hold real numbers, got dtype {X.dtype}")
+    X = X.astype(getattr(layer, "dtype", np.float64))   # a copy: the check perturbs it
+    dout = np.asarray(dout)
+    if dout.shape != np.shape(layer.forward(X)):
+        raise ValueError(f"dout must have the layer's output shape {np.shape(layer.forward(X))}, got {dout.shape}")
 
     def objective():
         return np.sum(dout * layer.forward(X))

@@ -63,24 +63,28 @@ def fans(shape, fan_in=None, fan_out=None):
 
 def _shape(shape):
     shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
-    for n in shape:
-        _validate.positive_int("shape entries", n)
-    return shape
+    # Python ints: fans multiply entries, and NumPy integers (uint8, say) would overflow
+    return tuple(_validate.positive_int("shape entries", n) for n in shape)
 
 
 def _normal(shape, rng, mean, std, dtype):
-    _validate.generator("rng", rng)
+    rng = _validate.generator("rng", rng)
     return rng.normal(mean, std, size=shape).astype(dtype)
 
 
 def _uniform(shape, rng, low, high, dtype):
-    _validate.generator("rng", rng)
+    rng = _validate.generator("rng", rng)
     return rng.uniform(low, high, size=shape).astype(dtype)
 
 
 def zeros(shape, rng=None, *, dtype=np.float64, fan_in=None, fan_out=None):
     """All zeros. Every unit of a layer then starts identical: the symmetry problem."""
     return np.zeros(_shape(shape), dtype=dtype)
+
+
+def ones(shape, rng=None, *, dtype=np.float64, fan_in=None, fan_out=None):
+    """All ones: ``constant`` with value 1."""
+    return np.ones(_shape(shape), dtype=dtype)
 
 
 def constant(shape, rng=None, *, value=0.0, dtype=np.float64, fan_in=None, fan_out=None):
@@ -165,7 +169,7 @@ def orthogonal(shape, rng, *, gain=1.0, dtype=np.float64, fan_in=None, fan_out=N
     shape = _shape(shape)
     if len(shape) < 2:
         raise ValueError(f"orthogonal needs a shape with at least 2 dimensions, got {shape}")
-    _validate.generator("rng", rng)
+    rng = _validate.generator("rng", rng)
     rows, cols = shape[0], int(np.prod(shape[1:]))
     flat = rng.standard_normal((rows, cols))
     if rows < cols:
@@ -199,6 +203,7 @@ def _sym(bound):
 #: name → initializer (aliases included)
 INITIALIZERS = {
     "zeros": zeros,
+    "ones": ones,
     "constant": constant,
     "normal": normal,
     "uniform": uniform,
@@ -221,18 +226,37 @@ INITIALIZERS = {
 }
 
 
+#: initializer → the parameter a bare number sets in the ``(name, number)`` shorthand: ``("normal", 0.01)`` is std
+SHORTHAND = {normal: "std", constant: "value", xavier_normal: "gain", xavier_uniform: "gain", orthogonal: "gain"}
+
+
 def get(spec, **params):
     """Resolve an initializer spec to a callable ``f(shape, rng, *, dtype, fan_in, fan_out)``.
 
-    ``spec`` is a name (``"he_normal"``), a ``(name, params)`` pair (``("constant", {"value": 0.5})``) or a
-    callable with the initializer signature. Extra keyword ``params`` are bound as well:
-    ``get("normal", std=0.01)``.
+    ``spec`` is one of
+
+    - a name: ``"he_normal"``, ``"zeros"``, ``"ones"`` (``INITIALIZERS`` lists them all);
+    - ``(name, params)``: ``("constant", {"value": 0.5})``, ``("normal", {"std": 0.01})``;
+    - ``(name, number)``, the shorthand for the scheme's one main parameter (``SHORTHAND``): ``("normal", 0.01)``
+      is the std (not the variance), ``("constant", 1.0)`` the value, ``("xavier_uniform", 2.0)`` the gain;
+    - a callable with the initializer signature.
+
+    Extra keyword ``params`` are bound as well: ``get("normal", std=0.01)``.
     """
     if isinstance(spec, tuple):
-        if len(spec) != 2 or not isinstance(spec[1], dict):
-            raise TypeError(f"an initializer tuple must be (name, params_dict), got {spec!r}")
-        spec, more = spec
-        params = {**more, **params}
+        if len(spec) != 2 or not isinstance(spec[0], str):
+            raise TypeError(f"an initializer tuple must be (name, params_dict) or (name, number), got {spec!r}")
+        name, more = spec
+        fn = INITIALIZERS[_validate.choice("initializer", name, INITIALIZERS)]
+        if isinstance(more, numbers.Real) and not isinstance(more, bool):
+            if fn not in SHORTHAND:
+                with_number = sorted(n for n, f in INITIALIZERS.items() if f in SHORTHAND)
+                raise TypeError(f"({name!r}, number) is not a shorthand: {name!r} takes a params dict; "
+                                f"(name, number) works for {', '.join(with_number)}")
+            more = {SHORTHAND[fn]: more}
+        if not isinstance(more, dict):
+            raise TypeError(f"an initializer tuple must be (name, params_dict) or (name, number), got {spec!r}")
+        spec, params = name, {**more, **params}
     if isinstance(spec, str):
         fn = INITIALIZERS[_validate.choice("initializer", spec, INITIALIZERS)]
     elif callable(spec):

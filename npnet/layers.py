@@ -30,9 +30,10 @@ class Dense:
     ----------
     in_features, out_features : int
     weight_init, bias_init : initializer spec (see ``npnet.init.get``). The layer's own default is Xavier
-        uniform; ``mlp`` chooses per network (He normal by default, for ReLU).
-    rng : np.random.Generator
-        Used for the random initializers (zeros/constant do not draw).
+        uniform; ``mlp`` chooses per network (He normal by default, for ReLU). ``init=`` is another name for
+        ``weight_init``.
+    rng : np.random.Generator or an int seed
+        Used for the random initializers (zeros/ones/constant do not draw).
     dtype : np.float64 (default) or np.float32
     products : "blas" (default), "exact" or "scipy_blas"
         The matrix-product backend (``npnet.products``); "exact" makes units with equal weights get bitwise-equal
@@ -46,8 +47,11 @@ class Dense:
     dW, db : gradients of the loss with respect to W and b, set by ``backward``
     """
 
-    def __init__(self, in_features, out_features, *, weight_init="xavier_uniform", bias_init="zeros", rng=None,
-                 dtype=np.float64, products="blas"):
+    def __init__(self, in_features, out_features, *, weight_init=None, bias_init="zeros", rng=None,
+                 dtype=np.float64, products="blas", init=None):
+        weight_init = _validate.init_keyword(weight_init, init, "xavier_uniform")
+        if rng is not None:
+            rng = _validate.generator("rng", rng)   # W and b draw from one Generator, also from an int seed
         self.in_features = _validate.positive_int("in_features", in_features)
         self.out_features = _validate.positive_int("out_features", out_features)
         self.dtype = _validate.dtype(dtype)
@@ -85,6 +89,7 @@ class Dense:
         """
         if self._X is None:
             raise RuntimeError("Dense.backward called before forward")
+        dZ = _gradient("dZ", dZ, self.dtype)
         if dZ.shape != (self._X.shape[0], self.out_features):
             raise ValueError(f"dZ must have shape {(self._X.shape[0], self.out_features)}, got {dZ.shape}")
         products = self.products
@@ -138,6 +143,9 @@ class Activation:
         """
         if self._Z is None:
             raise RuntimeError("Activation.backward called before forward")
+        dA = _gradient("dA", dA, self._Z.dtype)
+        if dA.shape != self._Z.shape:
+            raise ValueError(f"dA must have the shape of the last forward's input {self._Z.shape}, got {dA.shape}")
         dZ = buffer(self._buffers, "dZ", dA.shape, dA.dtype)
         if np.may_share_memory(dA, dZ):   # dA is this layer's own last result: write elsewhere, never into dout
             dZ = np.empty_like(dZ)
@@ -149,9 +157,22 @@ class Activation:
         return []
 
 
+def _gradient(name, value, dtype):
+    """A backward's incoming gradient as an array of the layer's dtype (a list or int array is converted)."""
+    if type(value) is np.ndarray and value.dtype == dtype:
+        return value   # the training loop's case, checked cheaply
+    value = np.asarray(value)
+    if value.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
+    return value.astype(dtype, copy=False)
+
+
 def _initial(arg, spec, shape, rng, fan):
-    """Draw a parameter with ``npnet.init``, checking that a custom initializer honoured shape and dtype."""
+    """Draw a parameter with ``npnet.init``, checking that a custom initializer honoured shape and dtype and
+    returned finite numbers (a NaN weight would only show up later, as a wrong accuracy)."""
     value = np.asarray(init.initialize(spec, shape, rng, **fan))
     if value.shape != shape:
         raise ValueError(f"{arg} {spec!r} returned shape {value.shape}, expected {shape}")
-    return value.astype(fan["dtype"], copy=False)
+    if value.dtype.kind not in "fiu":
+        raise TypeError(f"{arg} {spec!r} returned dtype {value.dtype}, expected real numbers")
+    return _validate.finite(f"{arg} {spec!r} result", value.astype(fan["dtype"], copy=False))

@@ -26,11 +26,10 @@ class SoftmaxCrossEntropy:
 
     def forward(self, Z, y):
         """Z (B, C) logits, y (B,) int labels → mean cross-entropy (float)."""
-        if Z.ndim != 2:
-            raise ValueError(f"logits must have shape (B, C), got {Z.shape}")
+        Z = _outputs("logits", Z)
         B, C = Z.shape
         y = _validate.labels("y", y, B, C)
-        dtype = Z.dtype if Z.dtype.kind == "f" else np.float64   # integer or bool logits are computed in float64
+        dtype = Z.dtype
         shifted = buffer(self._buffers, "shifted", Z.shape, dtype)
         np.subtract(Z, Z.max(axis=1, keepdims=True), out=shifted)      # z − m, m = max_k z_k
         exp = np.exp(shifted, out=buffer(self._buffers, "probs", Z.shape, dtype))   # turned into softmax below
@@ -68,13 +67,14 @@ class MSE:
 
     def forward(self, Yhat, target):
         """Yhat (B, C), target (B, C) or int labels (B,) → mean squared error (float)."""
-        if Yhat.ndim != 2:
-            raise ValueError(f"predictions must have shape (B, C), got {Yhat.shape}")
+        Yhat = _outputs("predictions", Yhat)
         target = np.asarray(target)
         if target.ndim == 1 and np.issubdtype(target.dtype, np.integer):
             y = _validate.labels("target", target, *Yhat.shape)
             target = np.zeros_like(Yhat)
             target[np.arange(Yhat.shape[0]), y] = 1
+        elif target.dtype.kind not in "biuf":
+            raise TypeError(f"target must hold real numbers, got dtype {target.dtype}")
         elif target.shape != Yhat.shape:
             raise ValueError(f"target must have shape {Yhat.shape} (or be int labels of shape ({Yhat.shape[0]},)),"
                              f" got {target.shape}")
@@ -86,6 +86,18 @@ class MSE:
         if self._diff is None:
             raise RuntimeError("backward called before forward")
         return self._diff * (2.0 / self._diff.size)
+
+
+def _outputs(name, Z):
+    """A network's output (B, C), B, C >= 1, of real numbers (ints and bools are computed in float64)."""
+    if type(Z) is not np.ndarray or Z.dtype.kind != "f":    # the training loop passes float arrays: one cheap test
+        Z = np.asarray(Z)
+        if Z.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold real numbers, got dtype {Z.dtype}")
+        Z = Z.astype(np.float64, copy=False)
+    if Z.ndim != 2 or 0 in Z.shape:
+        raise ValueError(f"{name} must have shape (B, C) with B, C >= 1, got {Z.shape}")
+    return Z
 
 
 LOSSES = {"softmax_cross_entropy": SoftmaxCrossEntropy, "cross_entropy": SoftmaxCrossEntropy, "mse": MSE}

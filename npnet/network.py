@@ -1,8 +1,12 @@
 """A feed-forward network: a list of layers run forward, then backward in reverse.
 
-``mlp([784, 100, 10], activation="sigmoid", init="xavier", rng=rng)`` builds
+``mlp([784, 100, 10], activation="sigmoid", weight_init="xavier", rng=0)`` builds
 Dense(784→100) → sigmoid → Dense(100→10); the last Dense outputs logits for the loss.
+``net.save("net.npz")`` / ``npnet.load("net.npz")`` store and restore a network made by ``mlp``.
 """
+import json
+import os
+
 import numpy as np
 
 from . import _validate, activations
@@ -38,9 +42,17 @@ class Network:
         return "Network([" + ", ".join(map(repr, self.layers)) + "])"
 
     def forward(self, X):
-        """X (B, in) → network output (B, out): the logits (a new array; the layers' caches stay inside)."""
+        """X (B, in) → network output (B, out): the logits (a new array; the layers' caches stay inside).
+
+        A single example ``x (in,)`` gives its output ``(out,)``.
+        """
+        X = np.asarray(X) if not isinstance(X, np.ndarray) else X
+        if X.ndim == 1 and X.shape[0] == self.in_features:
+            return self.forward(X[None, :])[0]
         X = _validate.finite("X", _validate.batch("X", X, self.in_features, self.dtype))
         return self._forward(X).copy()
+
+    __call__ = forward
 
     def _forward(self, X):
         """``forward`` without the O(B·in) finiteness check and the copy: for loops whose data was checked once.
@@ -73,21 +85,72 @@ class Network:
         return [p._replace(name=f"fc{k + 1}.{p.name}") for k, layer in enumerate(self.dense) for p in layer.parameters()]
 
     def predict(self, X):
-        """Predicted class per row of X: argmax of the logits, (B,) int64."""
-        return self.forward(X).argmax(axis=1)
+        """Predicted class per row of X: argmax of the logits, (B,) int64 (an int for a single row (in,))."""
+        out = self.forward(X)
+        return out.argmax(axis=-1) if out.ndim == 2 else int(out.argmax())
+
+    def predict_proba(self, X):
+        """softmax of the logits, (B, out) rows summing to 1 ((out,) for a single row): the class probabilities
+        of a network trained with softmax cross-entropy."""
+        Z = self.forward(X)
+        Z -= Z.max(axis=-1, keepdims=True)        # stable: no exp overflows
+        np.exp(Z, out=Z)
+        Z /= Z.sum(axis=-1, keepdims=True)
+        return Z
 
     def get_weights(self):
         """{name: copy of the parameter} — a snapshot that later training does not change."""
         return {p.name: p.value.copy() for p in self.parameters()}
 
     def set_weights(self, weights):
-        """Copy parameter values in from a ``get_weights()`` dict (shapes must match)."""
-        for p in self.parameters():
+        """Copy parameter values in from a ``get_weights()`` dict (names and shapes must match, values finite).
+
+        Nothing is changed unless every entry is valid.
+        """
+        if not isinstance(weights, dict):
+            raise TypeError(f"weights must be a dict {{name: array}} as get_weights() returns, "
+                            f"got {type(weights).__name__}")
+        params = self.parameters()
+        names = {p.name for p in params}
+        extra = sorted(set(weights) - names)
+        if extra:
+            raise ValueError(f"weights has entries this network does not have: {extra}; it has {sorted(names)}")
+        checked = {}
+        for p in params:
             if p.name not in weights:
                 raise ValueError(f"weights has no entry {p.name!r}")
-            if np.shape(weights[p.name]) != p.value.shape:
-                raise ValueError(f"{p.name} must have shape {p.value.shape}, got {np.shape(weights[p.name])}")
-            p.value[...] = weights[p.name]
+            value = np.asarray(weights[p.name])
+            if value.shape != p.value.shape:
+                raise ValueError(f"{p.name} must have shape {p.value.shape}, got {value.shape}")
+            if value.dtype.kind not in "fiu":
+                raise TypeError(f"{p.name} must hold real numbers, got dtype {value.dtype}")
+            checked[p.name] = _validate.finite(p.name, value)
+        for p in params:
+            p.value[...] = checked[p.name]
+
+    def save(self, path):
+        """Write the network to ``path`` (.npz, no pickles): sizes, activations, dtype, products and weights.
+
+        Works for networks of the ``mlp`` form (Dense → activation → … → Dense); ``npnet.load`` reads it back.
+        """
+        spec = self._spec()
+        from ._io import atomic_write
+        arrays = {f"weight:{name}": value for name, value in self.get_weights().items()}
+        atomic_write(os.fspath(path), lambda f: np.savez(f, spec=np.array(json.dumps(spec)), **arrays))
+
+    def _spec(self):
+        acts, relu0 = [], 0.0
+        for i, layer in enumerate(self.layers):
+            expected = Dense if i % 2 == 0 else Activation
+            if not isinstance(layer, expected) or isinstance(self.layers[-1], Activation):
+                raise ValueError("save handles networks of the mlp form Dense → activation → … → Dense; "
+                                 f"this one is {self!r}")
+            if isinstance(layer, Activation):
+                acts.append(layer.name)
+                relu0 = layer.relu_grad_at_zero
+        return {"format": SAVE_FORMAT, "sizes": [self.in_features] + [d.out_features for d in self.dense],
+                "activations": acts, "dtype": np.dtype(self.dtype).name, "products": self.dense[0].products.name,
+                "relu_grad_at_zero": relu0}
 
     @property
     def products(self):
@@ -95,6 +158,38 @@ class Network:
         they differ."""
         backends = {layer.products for layer in self.dense}
         return backends.pop() if len(backends) == 1 else None
+
+
+SAVE_FORMAT = "npnet.mlp/1"
+
+
+def load(path):
+    """A network saved by ``Network.save``. A file that is not one gives a ValueError saying what is wrong (a missing
+    file, FileNotFoundError)."""
+    try:
+        loaded = np.load(os.fspath(path), allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError(f"it holds a single {type(loaded).__name__}, not an .npz archive")
+        with loaded as f:
+            contents = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"{path} is not a saved npnet network (.npz): {exc}") from None
+    try:
+        spec = json.loads(str(contents.pop("spec")))
+        if spec.get("format") != SAVE_FORMAT:
+            raise ValueError(f"format {spec.get('format')!r}, expected {SAVE_FORMAT!r}")
+        net = mlp(spec["sizes"], spec["activations"] or "identity", "zeros", dtype=spec["dtype"],
+                  products=spec["products"], relu_grad_at_zero=spec["relu_grad_at_zero"])
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path} is not a saved npnet network: bad or missing 'spec' ({exc})") from None
+    weights = {k.split(":", 1)[1]: v for k, v in contents.items() if k.startswith("weight:")}
+    try:
+        net.set_weights(weights)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path} does not match the network it describes: {exc}") from None
+    return net
 
 
 def _per_layer(name, value, n):
@@ -106,30 +201,35 @@ def _per_layer(name, value, n):
     return [value] * n
 
 
-def mlp(sizes, activation="relu", init="he_normal", bias_init=None, *, rng, dtype=np.float64, products="blas",
-        relu_grad_at_zero=0.0):
+def mlp(sizes, activation="relu", weight_init=None, bias_init=None, *, rng=None, dtype=np.float64,
+        products="blas", relu_grad_at_zero=0.0, init=None):
     """A multilayer perceptron: Dense → activation → … → Dense (logits).
 
     Parameters
     ----------
     sizes : list of int, e.g. [784, 100, 10]: input width, hidden widths, number of outputs.
     activation : str or list of str (one per hidden layer): "sigmoid", "tanh", "relu" or "identity".
-    init : initializer spec or a list with one per Dense layer, e.g. ``["zeros", "he_normal"]`` makes only the
-        first layer zero. A spec is a name, ``(name, params)``, or a callable (see ``npnet.init.get``).
-    bias_init : spec or list; default ``None`` means zeros, except that ``init="torch_default"`` also gives the
-        bias PyTorch's U(±1/√fan_in).
-    rng : np.random.Generator — every random draw comes from it, layer by layer, W before b.
+    weight_init : initializer spec or a list with one per Dense layer (default "he_normal"), e.g.
+        ``["zeros", "he_normal"]`` makes only the first layer zero. A spec is a name, ``(name, params)``,
+        ``(name, number)`` or a callable (see ``npnet.init.get``). ``init=`` is accepted as another name for it
+        (the spelling of earlier versions); ``Dense`` uses the same keyword.
+    bias_init : spec or list; default ``None`` means zeros, except that ``weight_init="torch_default"`` also gives
+        the bias PyTorch's U(±1/√fan_in).
+    rng : np.random.Generator or an int seed — every random draw comes from it, layer by layer, W before b. Only
+        needed when an initializer draws (``"zeros"``, ``"ones"``, ``"constant"`` do not).
     dtype : np.float64 (default) or np.float32, for parameters and every computation.
     products : "blas" (fast), "exact" (units with equal weights stay bitwise equal) or "scipy_blas" (fast, and allows
         ``SGD(fused=True)``); see ``npnet.products``.
     relu_grad_at_zero : relu'(0), 0 by default as in PyTorch.
     """
+    weight_init = _validate.init_keyword(weight_init, init, "he_normal")
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
         raise ValueError(f"sizes must be a list of at least 2 layer widths, e.g. [784, 100, 10]; got {sizes!r}")
     sizes = [_validate.positive_int("sizes entries", n) for n in sizes]
-    _validate.generator("rng", rng)
+    if rng is not None:
+        rng = _validate.generator("rng", rng)   # one Generator for every layer, also from an int seed
     n_dense = len(sizes) - 1
-    weight_inits = _per_layer("init", init, n_dense)
+    weight_inits = _per_layer("weight_init", weight_init, n_dense)
     if bias_init is None:
         bias_init = [w if isinstance(w, str) and w == "torch_default" else "zeros" for w in weight_inits]
     bias_inits = _per_layer("bias_init", bias_init, n_dense)

@@ -16,12 +16,18 @@ def tensor_stats(x, *, saturated=None, bins=30, hist_range=None):
     frac_zero (exact zeros: dead ReLUs, all-zero layers), frac_saturated (share of ``saturated`` mask, or None),
     frac_nonfinite (NaN/inf, e.g. after divergence; the other statistics then cover the finite entries),
     hist_counts and hist_edges (``bins`` bins over ``hist_range`` or the data's range).
+
+    Raises ValueError for an empty array or one with no finite entry: there is nothing to summarise.
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = _real_array("x", x)
+    if x.size == 0:
+        raise ValueError("x is empty: tensor_stats needs at least one value")
     finite = np.isfinite(x)
     frac_nonfinite = float(1.0 - np.count_nonzero(finite) / x.size)
     if frac_nonfinite:
-        x = x[finite] if finite.any() else np.zeros(1)
+        if not finite.any():
+            raise ValueError(f"x has no finite entry ({x.size} NaN/inf values): nothing to summarise")
+        x = x[finite]
     counts, edges = np.histogram(x, bins=bins, range=hist_range)
     return {
         "mean": float(x.mean()),
@@ -85,21 +91,40 @@ def gradients_at(net, X, y, loss="softmax_cross_entropy"):
 
 
 def row_spread(W):
-    """max_i max_j |W[i, j] − W[0, j]|: how far the units' weight rows are from unit 0's (0.0 = all equal)."""
-    W = np.asarray(W)
+    """max_i max_j |W[i, j] − W[0, j]|: how far the units' weight rows are from unit 0's (0.0 = all equal).
+
+    W is (units, inputs) with at least one unit and one input (ValueError otherwise)."""
+    W = _matrix("W", W)
     return float(np.max(np.abs(W - W[0])))
 
 
 def distinct_rows(W):
     """Number of distinct rows of W (compared by value, as ``np.array_equal``): 1 = every unit is a copy of one."""
-    return int(np.unique(np.asarray(W), axis=0).shape[0])
+    return int(np.unique(_matrix("W", W), axis=0).shape[0])
 
 
 def unit_variance(A):
-    """For each sample (row of A (B, n)) the variance of its n unit values, averaged over samples.
+    """For each sample (row of A (B, n), B, n >= 1) the variance of its n unit values, averaged over samples.
 
     Each row is shifted by its first value before ``np.var``: the same variance, but exactly 0.0 when all units
     are equal (the mean of n equal floats need not round back to that float, which would leave ~1e-33).
     """
-    A = np.asarray(A, dtype=np.float64)
+    A = _matrix("A", A).astype(np.float64, copy=False)
     return float(np.mean(np.var(A - A[:, :1], axis=1)))
+
+
+def _real_array(name, x):
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    return x.astype(np.float64, copy=False)
+
+
+def _matrix(name, x):
+    """``x`` as a real 2-D array with at least one row and one column, else the documented error."""
+    x = np.asarray(x)
+    if x.ndim != 2 or 0 in x.shape:
+        raise ValueError(f"{name} must be a 2-D array (rows, columns) with at least one of each, got shape {x.shape}")
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
+    return x

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from . import _validate, losses
+from . import _validate, losses, optim
 
 
 def _dataset(x_name, y_name, net, X, y):
@@ -39,7 +39,7 @@ def _evaluate(net, X, y, loss=None, batch_size=2000):
     return {"accuracy": correct / n, "loss": None if loss_fn is None else total_loss / n}
 
 
-def train(net, X, y, *, optimizer, epochs, batch_size, rng, loss="softmax_cross_entropy", X_test=None,
+def train(net, X, y, *, optimizer, epochs, batch_size, rng, lr=None, loss="softmax_cross_entropy", X_test=None,
           y_test=None, eval_train=True, on_epoch=None, on_step=None):
     """Train ``net`` in place with minibatch gradient descent.
 
@@ -47,9 +47,12 @@ def train(net, X, y, *, optimizer, epochs, batch_size, rng, loss="softmax_cross_
     ----------
     net : Network
     X : (N, in) inputs;  y : (N,) integer labels
-    optimizer : an optimizer over ``net`` (``npnet.optim.SGD`` / ``Adam``)
+    optimizer : "sgd" or "adam" (built over ``net`` with ``lr``), or an optimizer object over ``net``'s own
+        parameters (``npnet.SGD(net, lr=0.1)``, ``npnet.Adam(net)``; a subset of them freezes the others); one built
+        over another network is a ValueError
     epochs, batch_size : int >= 1 (the last batch of an epoch may be smaller)
-    rng : np.random.Generator used for the per-epoch shuffle
+    rng : np.random.Generator used for the per-epoch shuffle, or an int seed (``np.random.default_rng(seed)``)
+    lr : learning rate, only with an optimizer name (required for "sgd"; Adam's default is 1e-3)
     loss : loss name or object (default softmax cross-entropy)
     X_test, y_test : optional held-out set, evaluated after every epoch
     eval_train : also measure accuracy on the whole training set after every epoch
@@ -59,7 +62,8 @@ def train(net, X, y, *, optimizer, epochs, batch_size, rng, loss="softmax_cross_
     Returns
     -------
     history : dict of lists, one entry per epoch: "epoch", "train_loss" (mean minibatch loss during the
-        epoch), "train_acc" (None entries if not ``eval_train``), "test_acc" (None entries without a test set).
+        epoch), "train_acc" (None entries if not ``eval_train``), "test_acc" and "test_loss" (mean loss on the
+        test set; None entries without a test set).
 
     Raises
     ------
@@ -73,7 +77,8 @@ def train(net, X, y, *, optimizer, epochs, batch_size, rng, loss="softmax_cross_
         X_test, y_test = _dataset("X_test", "y_test", net, X_test, y_test)
     epochs = _validate.positive_int("epochs", epochs)
     batch_size = _validate.positive_int("batch_size", batch_size)
-    _validate.generator("rng", rng)
+    rng = _validate.generator("rng", rng)
+    optimizer = _optimizer(net, optimizer, lr)
     loss_fn = losses.get(loss)
     # plain SGD's fast path (``SGD(fused=True)``): the update happens inside backward's weight GEMM
     sgd_lr = optimizer.lr if getattr(optimizer, "fused", False) else None
@@ -81,7 +86,7 @@ def train(net, X, y, *, optimizer, epochs, batch_size, rng, loss="softmax_cross_
         raise ValueError("optimizer has fused=True for another network than net")
     n = X.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)
-    history = {"epoch": [], "train_loss": [], "train_acc": [], "test_acc": []}
+    history = {"epoch": [], "train_loss": [], "train_acc": [], "test_acc": [], "test_loss": []}
     x_batch = np.empty((min(batch_size, n), X.shape[1]), dtype=X.dtype)   # reused by every step
     for epoch in range(1, epochs + 1):
         order = rng.permutation(n)
@@ -108,7 +113,28 @@ def train(net, X, y, *, optimizer, epochs, batch_size, rng, loss="softmax_cross_
         history["epoch"].append(epoch)
         history["train_loss"].append(total / steps_per_epoch)
         history["train_acc"].append(_evaluate(net, X, y)["accuracy"] if eval_train else None)
-        history["test_acc"].append(None if X_test is None else _evaluate(net, X_test, y_test)["accuracy"])
+        test = {"accuracy": None, "loss": None} if X_test is None else _evaluate(net, X_test, y_test, loss_fn)
+        history["test_acc"].append(test["accuracy"])
+        history["test_loss"].append(test["loss"])
         if on_epoch is not None:
             on_epoch(epoch, net, history)
     return history
+
+
+def _optimizer(net, optimizer, lr):
+    """The optimizer ``train`` steps: built from a name, or checked to update ``net``'s own parameter arrays."""
+    if isinstance(optimizer, str):
+        return optim.get(optimizer, net, **({} if lr is None else {"lr": lr}))
+    if lr is not None:
+        raise ValueError("lr goes with an optimizer name (optimizer='sgd', lr=0.1); "
+                         "an optimizer object already has its lr")
+    params = getattr(optimizer, "params", None)
+    if not callable(getattr(optimizer, "step", None)) or params is None:
+        raise TypeError(f"optimizer must be 'sgd', 'adam' or an optimizer over the network "
+                        f"(npnet.SGD(net, lr=0.1)); got {type(optimizer).__name__}")
+    mine = {id(p.value) for p in net.parameters()}
+    foreign = [p[0] for p in params if id(p[1]) not in mine]   # a subset of the net's is fine: the rest stay frozen
+    if foreign:
+        raise ValueError(f"optimizer updates parameters that are not this network's ({', '.join(foreign)}): it was "
+                         "built over another network or a copy; build it with npnet.SGD(net, ...) for the net you train")
+    return optimizer

@@ -43,8 +43,8 @@ BAD_SHAPES = [
 ]
 
 
-@pytest.mark.parametrize("shape", BAD_SHAPES)
-def test_forward_rejects_bad_shapes(net, shape):
+@pytest.mark.parametrize("shape", BAD_SHAPES[1:] + [pytest.param((D + 1,), id="1-D-wrong-width")])
+def test_forward_rejects_bad_shapes(net, shape):   # a single (D,) row is one example: test_api
     with pytest.raises(ValueError, match=rf"X must have shape \(B, {D}\) with B >= 1, got"):
         net.forward(np.zeros(shape))
 
@@ -172,8 +172,8 @@ def test_unknown_activation(rng):
 def test_unknown_initializer(rng):
     with pytest.raises(ValueError, match="unknown initializer 'xavier_gaussian'; valid options: .*xavier_normal"):
         mlp([D, 5, C], "tanh", "xavier_gaussian", rng=rng)
-    with pytest.raises(ValueError, match="unknown initializer 'ones'"):
-        mlp([D, 5, C], "tanh", "zeros", bias_init="ones", rng=rng)
+    with pytest.raises(ValueError, match="unknown initializer 'one'"):
+        mlp([D, 5, C], "tanh", "zeros", bias_init="one", rng=rng)
     with pytest.raises(ValueError, match="unknown initializer 'kaiming_fan_in'"):
         Dense(D, 5, weight_init="kaiming_fan_in", rng=rng)
 
@@ -340,9 +340,9 @@ def test_optimizer_needs_parameters():
 # ---------------------------------------------------------------- rng
 
 
-@pytest.mark.parametrize("bad", [None, 0, np.random.RandomState(0), np.random])
-def test_rng_must_be_a_generator(net, data, bad):
-    match = r"rng must be a numpy.random.Generator, e.g. np.random.default_rng\(seed\)"
+@pytest.mark.parametrize("bad", [None, "0", 1.5, True, np.random.RandomState(0), np.random])
+def test_rng_must_be_a_generator_or_a_seed(net, data, bad):
+    match = r"rng must be a numpy.random.Generator \(np.random.default_rng\(seed\)\) or an int seed"
     with pytest.raises(TypeError, match=match):
         mlp([D, 5, C], "relu", rng=bad)
     with pytest.raises(TypeError, match=match):
@@ -351,9 +351,15 @@ def test_rng_must_be_a_generator(net, data, bad):
         run_train(net, *data, rng=bad)
 
 
-def test_rng_is_required_by_mlp():
+def test_rng_seed_must_be_nonnegative(net, data):
+    with pytest.raises(ValueError, match="rng as a seed must be an integer >= 0, got -1"):
+        mlp([D, 5, C], "relu", rng=-1)
+
+
+def test_rng_is_required_by_mlp_only_when_an_initializer_draws():
     with pytest.raises(TypeError, match="rng"):
         mlp([D, 5, C], "relu")
+    assert not np.any(mlp([D, 5, C], "relu", "zeros").dense[0].W)
 
 
 def test_zeros_dense_needs_no_rng():

@@ -8,7 +8,7 @@ import npnet
 from npnet import init
 
 # Initializers that draw from the rng (zeros and constant do not).
-RANDOM = sorted(name for name in init.INITIALIZERS if name not in ("zeros", "constant"))
+RANDOM = sorted(name for name in init.INITIALIZERS if name not in ("zeros", "ones", "constant"))
 # The bias (out,) has no fans of its own; the layer passes the weight's. orthogonal needs >= 2 dimensions.
 BIAS_OK = sorted(name for name in init.INITIALIZERS if name != "orthogonal")
 
@@ -296,7 +296,10 @@ def test_spec_forms_agree():
 @pytest.mark.parametrize("spec, params, error, match", [
     ("he_normall", {}, ValueError, "unknown initializer 'he_normall'; valid options:.*he_normal"),
     (42, {}, TypeError, "initializer must be a name"),
-    (("normal", 0.1), {}, TypeError, "initializer tuple"),
+    (("normal", 0.1, 2), {}, TypeError, "initializer tuple"),
+    (("he_normal", 2.0), {}, TypeError, r"\('he_normal', number\) is not a shorthand.*normal"),
+    (("normal", -0.1), {}, ValueError, "std"),
+    (("normal", "0.1"), {}, TypeError, "initializer tuple"),
     (("normal", {"sd": 0.1}), {}, TypeError, "bad parameters for initializer.*sd"),
     ("zeros", {"value": 1.0}, TypeError, "bad parameters for initializer.*value"),
     ("normal", {"std": -1.0}, ValueError, "std"),

@@ -275,13 +275,14 @@ def test_history_keys_and_lengths():
     net = mlp([2, 4, 2], "tanh", rng=np.random.default_rng(0))
     h = train(net, X, y, optimizer=SGD(net, lr=0.1), epochs=4, batch_size=16, rng=np.random.default_rng(1),
               X_test=Xt, y_test=yt)
-    assert set(h) == {"epoch", "train_loss", "train_acc", "test_acc"}
+    assert set(h) == {"epoch", "train_loss", "train_acc", "test_acc", "test_loss"}
     assert h["epoch"] == [1, 2, 3, 4]
     assert all(len(v) == 4 for v in h.values())
     assert all(type(v) is float and math.isfinite(v) for v in h["train_loss"])
     assert all(0.0 <= a <= 1.0 for a in h["train_acc"] + h["test_acc"])
     assert h["train_acc"][-1] == evaluate(net, X, y)["accuracy"]
     assert h["test_acc"][-1] == evaluate(net, Xt, yt)["accuracy"]
+    assert h["test_loss"][-1] == evaluate(net, Xt, yt, loss="softmax_cross_entropy")["loss"]
 
 
 def test_history_without_test_set_or_train_eval():

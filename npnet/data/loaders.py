@@ -86,6 +86,18 @@ def _auto_pool(spec: Spec, home: Path, fallbacks: list) -> Pool:
         f"Debian's dataset-fashion-mnist, or pass source=<IDX directory> / set ${spec.env_var}")
 
 
+def _instead_of_small_cache(spec: Spec, cache: Pool, n_train: int, n_test: int, fallbacks: list) -> Pool:
+    """auto with a valid cache smaller than the request (a cache written from a subset): the bundled split for
+    MNIST, recorded as a fallback; otherwise an error that says how to get the sizes."""
+    why = (f"{cache.source} has {len(cache.y_train):,} train / {len(cache.y_test):,} test images, fewer than "
+           f"the {n_train:,}/{n_test:,} requested")
+    if spec.bundled:
+        fallbacks.append(f"{why}; using the bundled split instead")
+        return local.bundled_pool()
+    raise ValueError(f"{why}: ask for at most that many, or delete the cache to fetch the full set again "
+                     f"(source='openml'), or pass source=<IDX directory>")
+
+
 # ---- arguments ------------------------------------------------------------------------------------
 
 def _spec_for(dataset: str) -> Spec:
@@ -241,6 +253,8 @@ def _load(spec: Spec, n_train, n_test, seed, source, data_home, dtype, verbose,
         home = Path(data_home).expanduser() if data_home is not None else local.default_data_home()
     if requested == "auto":
         pool = _auto_pool(spec, home, fallbacks)
+        if pool.kind == "cache" and (n_train > len(pool.y_train) or n_test > len(pool.y_test)):
+            pool = _instead_of_small_cache(spec, pool, n_train, n_test, fallbacks)
     elif requested == "openml":
         pool = openml.cached_or_fetch(spec, home, quiet=False)
     elif requested == "bundled":
