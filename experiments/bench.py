@@ -620,7 +620,7 @@ def benchmark(args, out, progress):
     ax.set_title(f"ReLU 784-5×100-10, SGD, {n} samples, batch {BATCH}; BLAS threads {blas_threads}", fontsize=9)
     ax.invert_yaxis()
     common.save_figure(fig, out / "bench.png")
-    common.write_json(out / "bench.json", {
+    result = {
         "experiment": "bench", "data": split.info,
         "config": {"seed": args.seed, "quick": args.quick, "rounds": rounds, "sizes": SIZES, "batch_size": BATCH,
                    "lr": LR, "n_samples": n},
@@ -630,10 +630,12 @@ def benchmark(args, out, progress):
                      "npnet_fused_*, scipy_*, gemm_floor_scipy_*": "SciPy's BLAS (scipy.linalg.blas gemm/gemv)"},
         "cpu_count": os.cpu_count(), "torch": torch_info, "seconds": times, "median_seconds": median,
         "ratios": ratios, "peak_memory_bytes_per_epoch": peaks, "scaling": scale,
-    })
+    }
+    common.write_json(out / "bench.json", result)
     progress(f"wrote {out}/bench.png and {out}/bench.json")
+    # the outputs are moved into place only when main returns (one set), so the table comes from the dict itself
     print("\nREADME table (from this run's JSON; the same as bench.readme_table(json.load(open(path)))):")
-    print(readme_table(json.loads((out / "bench.json").read_text())))
+    print(readme_table(json.loads(json.dumps(result))))
 
 
 if __name__ == "__main__":

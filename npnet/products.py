@@ -20,7 +20,7 @@ equal inputs give bitwise-equal outputs wherever they sit. In plain Python it wo
 but that loop runs inside NumPy's ``matmul`` instead: given a broadcast stack of (1, K) @ (K, 1) products, NumPy
 loops over the stack in C and hands each product to the same BLAS dot routine. (That is an implementation detail
 of NumPy, which ``tests/test_exact.py`` guards.) A training step costs ≈ 4× a BLAS one
-(``figures/bench.json``: 3.6× in float64, 4.6× in float32), not a Python loop's ~100×.
+(``figures/bench.json``: 3.9× in float64, 5.0× in float32), not a Python loop's ~100×.
 
 Column sums (db = Σ_b δ[b]) follow the same rule in exact mode: a dot product with a vector of ones.
 
