@@ -502,6 +502,16 @@ def _int_list(text, allow_empty=False):
     return tuple(int(v) for v in text.split(","))
 
 
+def _cache_arg(text):
+    """argparse type for --cache: a directory path (``~`` expanded) that is not an existing file."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a directory path, got an empty string")
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{path} exists and is not a directory")
+    return path
+
+
 def make_parser():
     p = common.parser("python -m experiments.phase", __doc__.split("\n")[0], jobs=True)
     p.add_argument("--steps", type=common.positive_int_arg, default=None,
@@ -512,7 +522,7 @@ def make_parser():
                    help="comma-separated depths of the tanh grid (default: " + ",".join(map(str, TANH_DEPTHS)) + ")")
     p.add_argument("--relu-depths", type=functools.partial(_int_list, allow_empty=True), default=None,
                    help="depths of the ReLU row, '' for none (default: " + ",".join(map(str, RELU_DEPTHS)) + ")")
-    p.add_argument("--cache", type=Path, default=None,
+    p.add_argument("--cache", type=_cache_arg, default=None,
                    help="directory of the per-cell cache (default: <out>/.phase-cache)")
     p.add_argument("--no-cache", action="store_true",
                    help="train every cell; neither read nor write the cache (default: resume from it)")
@@ -530,6 +540,11 @@ def main(argv=None):
     relu_depths = args.relu_depths if args.relu_depths is not None else (QUICK["relu_depths"] if q else RELU_DEPTHS)
     n_train, n_test = (QUICK["n_train"], QUICK["n_test"]) if q else (N_TRAIN, N_TEST)
     cache_dir = None if args.no_cache else (args.cache or out / ".phase-cache")
+    if cache_dir is not None:
+        try:
+            Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise common.UsageError(f"cannot use --cache {cache_dir}: {exc.strerror or exc}") from None
 
     progress(f"loading MNIST ({n_train}/{n_test} requested)")
     data = common.load_mnist(args, n_train, n_test, dtype=np.dtype(args.dtype).type)

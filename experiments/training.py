@@ -597,7 +597,8 @@ def parse(argv):
     p = common.parser("python -m experiments.training", __doc__.split("\n")[0], dtype=False, jobs=True,
                       seeds=5, quick_seeds=2)
     p.add_argument("--study", action="append", choices=STUDIES, default=None,
-                   help="run only this study (repeatable; default: all)")
+                   help="run only this study (repeatable; default: all); training.json then holds only the "
+                        "studies run, so give another --out to keep the full run's file")
     args, out, progress = common.start(p, argv)
     args.study = [s for s in STUDIES if s in (args.study or STUDIES)]
     return args, out, progress

@@ -437,7 +437,8 @@ def check_layer(layer, X, dout, *, h=None, order=4, tiny=TINY, atol=None, rtol=N
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
         raise TypeError(f"X must hold real numbers, got dtype {X.dtype}")
-    X = X.astype(getattr(layer, "dtype", np.float64))   # a copy: the check perturbs it
+    # a copy (the check perturbs it) in the layer's dtype; a layer without one (Activation) keeps X's float dtype
+    X = X.astype(getattr(layer, "dtype", X.dtype if X.dtype.kind == "f" else np.float64))
     dout = np.asarray(dout)
     if dout.shape != np.shape(layer.forward(X)):
         raise ValueError(f"dout must have the layer's output shape {np.shape(layer.forward(X))}, got {dout.shape}")

@@ -273,3 +273,12 @@ def test_each_rule_gives_each_of_its_verdicts(fields, ours, band, expected):
 def test_a_band_row_reads_its_band_from_the_json(small):
     book = build(small, [claim(rule="band", ours="checks.seeds[0]", band="checks.seeds", published=0.87)])
     assert book.rows[0].verdict == R and "[0.84, 0.88]" in book.rows[0].reason
+
+
+@pytest.mark.parametrize("name", run_all.EXPERIMENTS)
+def test_committed_json_comes_from_the_current_code(name):
+    # Every JSON the current code writes records its BLAS setup under "runtime" (float32 BLAS results depend on
+    # the thread count); a committed file without it predates the code and its numbers may not repeat.
+    result = json.loads((ROOT / "figures" / f"{name}.json").read_text())
+    assert result["experiment"] == name
+    assert result["runtime"]["blas_threads"] >= 1, f"figures/{name}.json: rerun python -m experiments.{name}"

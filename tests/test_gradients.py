@@ -287,3 +287,13 @@ def test_activation_backward_never_overwrites_its_dout(name):
                                             (activations.tanh_grad, np.array([0, 1]), [1.0, 0.0])])
 def test_derivatives_accept_scalars_and_integer_arrays(f, x, expected):
     np.testing.assert_allclose(f(x), expected)
+
+
+def test_check_layer_keeps_a_float32_input_float32_for_a_layer_without_dtype():
+    # An Activation has no dtype of its own: the check must run in X's float32, with float32 tolerances, not on a
+    # silent float64 copy (which would make every float32 activation check a float64 one).
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((4, 5)).astype(np.float32)
+    res = gradcheck.check_layer(Activation("tanh"), Z, rng.standard_normal((4, 5)).astype(np.float32))["X"]
+    loose = gradcheck.check_layer(Activation("tanh"), Z.astype(np.float64), np.ones((4, 5)))["X"]
+    assert res["atol"] > loose["atol"]
