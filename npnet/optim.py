@@ -31,7 +31,6 @@ class SGD:
         self.lr = _validate.positive_float("lr", lr)
         self.momentum = _validate.in_interval("momentum", momentum, 0.0, 1.0)
         self.fused = bool(fused)
-        self.network = params if fused else None
         if fused and self.momentum:
             raise ValueError("fused=True is plain SGD only: momentum must be 0")
         if fused and not (hasattr(params, "dense") and all(d.products.name == "scipy_blas" for d in params.dense)):

@@ -81,9 +81,7 @@ def train(net, X, y, *, optimizer, epochs, batch_size, rng, lr=None, loss="softm
     optimizer = _optimizer(net, optimizer, lr)
     loss_fn = losses.get(loss)
     # plain SGD's fast path (``SGD(fused=True)``): the update happens inside backward's weight GEMM
-    sgd_lr = optimizer.lr if getattr(optimizer, "fused", False) else None
-    if sgd_lr is not None and optimizer.network is not net:
-        raise ValueError("optimizer has fused=True for another network than net")
+    sgd_lr = optimizer.lr if getattr(optimizer, "fused", False) else None   # _optimizer checked it is net's own
     n = X.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)
     history = {"epoch": [], "train_loss": [], "train_acc": [], "test_acc": [], "test_loss": []}
