@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from . import _validate, activations
+from . import init as init_module
 from .layers import Activation, Dense, Param  # noqa: F401  (Param: the type parameters() returns)
 
 
@@ -68,17 +69,29 @@ class Network:
             self.outputs[k] = out
         return out
 
-    def backward(self, dout, need_dX=False, sgd_lr=None):
-        """dout (B, out) = ∂L/∂output → sets every parameter gradient; returns ∂L/∂X if ``need_dX``.
+    def backward(self, dout, need_dX=True):
+        """dout (B, out) = ∂L/∂output of the last forward → sets every parameter gradient and returns ∂L/∂X
+        (a new array; None with ``need_dX=False``, which skips the first layer's dX product).
 
         Gradients are set, not accumulated: calling backward twice after one forward gives the same result.
-        ``sgd_lr``: plain SGD fused into the Dense layers' backward (see ``Dense.backward``); gradients are not set.
         """
+        last = self.outputs[-1]
+        if last is None:
+            raise RuntimeError("backward called before forward")
+        dout = np.asarray(dout)
+        if dout.dtype.kind not in "fiu":
+            raise TypeError(f"dout must hold real numbers, got dtype {dout.dtype}")
+        if dout.shape != last.shape:
+            raise ValueError(f"dout must have the shape of the last forward's output {last.shape}, got {dout.shape}")
+        dX = self._backward(dout.astype(self.dtype, copy=False), need_dX)
+        return None if dX is None else dX.copy()
+
+    def _backward(self, dout, need_dX):
+        """``backward`` without the checks and the copy: for loops that pass the loss's own gradient."""
         grad = dout
         for layer in reversed(self.layers[1:]):
-            grad = layer.backward(grad, sgd_lr=sgd_lr) if isinstance(layer, Dense) else layer.backward(grad)
-        dX = self.layers[0].backward(grad, need_dX=need_dX, sgd_lr=sgd_lr)    # the input is data: dX on request
-        return None if dX is None else dX.copy()
+            grad = layer.backward(grad)
+        return self.layers[0].backward(grad, need_dX=need_dX)      # the input is data: dX only on request
 
     def parameters(self):
         """[Param(name, value, grad)] for every parameter, named 'fc1.W', 'fc1.b', 'fc2.W', …."""
@@ -154,7 +167,7 @@ class Network:
 
     @property
     def products(self):
-        """The product backend of the Dense layers (``npnet.products.Blas``, ``ScipyBlas`` or ``Exact``), or None if
+        """The product backend of the Dense layers (``npnet.products.Blas`` or ``Exact``), or None if
         they differ."""
         backends = {layer.products for layer in self.dense}
         return backends.pop() if len(backends) == 1 else None
@@ -209,7 +222,8 @@ def mlp(sizes, activation="relu", weight_init=None, bias_init=None, *, rng=None,
     ----------
     sizes : list of int, e.g. [784, 100, 10]: input width, hidden widths, number of outputs.
     activation : str or list of str (one per hidden layer): "sigmoid", "tanh", "relu" or "identity".
-    weight_init : initializer spec or a list with one per Dense layer (default "he_normal"), e.g.
+    weight_init : initializer spec or a list with one per Dense layer (default ``npnet.init.DEFAULT``, "he_normal",
+        as for ``Dense``), e.g.
         ``["zeros", "he_normal"]`` makes only the first layer zero. A spec is a name, ``(name, params)``,
         ``(name, number)`` or a callable (see ``npnet.init.get``). ``init=`` is accepted as another name for it
         (the spelling of earlier versions); ``Dense`` uses the same keyword.
@@ -218,11 +232,10 @@ def mlp(sizes, activation="relu", weight_init=None, bias_init=None, *, rng=None,
     rng : np.random.Generator or an int seed — every random draw comes from it, layer by layer, W before b. Only
         needed when an initializer draws (``"zeros"``, ``"ones"``, ``"constant"`` do not).
     dtype : np.float64 (default) or np.float32, for parameters and every computation.
-    products : "blas" (fast), "exact" (units with equal weights stay bitwise equal) or "scipy_blas" (fast, and allows
-        ``SGD(fused=True)``); see ``npnet.products``.
+    products : "blas" (fast) or "exact" (units with equal weights stay bitwise equal); see ``npnet.products``.
     relu_grad_at_zero : relu'(0), 0 by default as in PyTorch.
     """
-    weight_init = _validate.init_keyword(weight_init, init, "he_normal")
+    weight_init = _validate.init_keyword(weight_init, init, init_module.DEFAULT)
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
         raise ValueError(f"sizes must be a list of at least 2 layer widths, e.g. [784, 100, 10]; got {sizes!r}")
     sizes = [_validate.positive_int("sizes entries", n) for n in sizes]
