@@ -256,3 +256,10 @@ def mlp(sizes, activation="relu", weight_init=None, bias_init=None, *, rng=None,
         if k < n_dense - 1:
             layers.append(Activation(acts[k], relu_grad_at_zero=relu_grad_at_zero))
     return Network(layers)
+
+
+def require_network(net, name="net"):
+    """``net`` itself if it is a Network, else the one-line TypeError of ``train``, ``evaluate`` and ``gradcheck``."""
+    if not isinstance(net, Network):
+        raise TypeError(f"{name} must be a Network (npnet.mlp(...) builds one), got {type(net).__name__}")
+    return net

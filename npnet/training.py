@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from . import _validate, losses, optim
-from .network import Network
+from .network import require_network
 
 
 class DivergenceError(FloatingPointError):
@@ -28,12 +28,6 @@ class DivergenceError(FloatingPointError):
 
     def __reduce__(self):   # picklable with its attributes (a worker process may raise it)
         return type(self), (self.epoch, self.step, self.steps_per_epoch, self.loss, self.last_finite_loss)
-
-
-def _network(net):
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a Network (npnet.mlp(...) builds one), got {type(net).__name__}")
-    return net
 
 
 def _dataset(x_name, y_name, net, X, y, loss_fn):
@@ -63,7 +57,7 @@ def evaluate(net, X, y, *, loss=None, batch_size=2000):
     Overwrites the network's cached forward values.
     """
     loss_fn = None if loss is None else losses.get(loss)
-    X, y, _ = _dataset("X", "y", _network(net), X, y, loss_fn)
+    X, y, _ = _dataset("X", "y", require_network(net), X, y, loss_fn)
     return _evaluate(net, X, y, loss_fn, _validate.positive_int("batch_size", batch_size))
 
 
@@ -119,7 +113,7 @@ def train(net, X, y, *, optimizer, epochs=None, batch_size, rng=None, lr=None, l
     DivergenceError (a FloatingPointError)
         when a batch's loss is NaN or infinite; it carries ``epoch``, ``step`` and ``last_finite_loss``.
     """
-    _network(net)
+    require_network(net)
     loss_fn = losses.get(loss)
     X, y, _ = _dataset("X", "y", net, X, y, loss_fn)
     if (X_test is None) != (y_test is None):
