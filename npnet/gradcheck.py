@@ -1,8 +1,8 @@
 """Gradient checking: backprop's gradient g against a difference quotient n, entry by entry.
 
-  ``difference``                  the finite-difference core that everything below uses (one coordinate)
-  ``numerical_gradient``          the difference quotient of any f() with respect to an array
-  ``check(net, X, y)``            a whole network → ``Report``: one ``ParamReport`` per parameter, ``.passed``,
+  ``difference``                  the finite-difference core: one coordinate's quotient (all below use it)
+  ``numerical_gradient``          the quotient of any f() with respect to every entry of an array
+  ``check(net, X, y)``            a whole network → ``Report``: a ``ParamReport`` per parameter, ``.passed``,
                                   ``.rel_errors`` ({name: max relative error}), ``str(report)`` a readable table
   ``check_layer``, ``check_loss`` one layer's or loss's backward → ``compare``'s dict (per input for a layer)
 
@@ -17,19 +17,15 @@ network on a float64 copy (with a ``PrecisionWarning``).
 
 The complex step n = Im f(θ + ih) / h subtracts nothing: ``npnet.complexstep`` (``ComplexStep`` here too).
 
-Two ways to compare:
-  ``rel_error``   CS231n's |g − n| / max(|g| + |n|, tiny): what tables report. It is ~1 when both g and n are ≈ 0
-                  (say 1e-17 against 3e-13), which is agreement, not an error.
+Two ways to compare:  ``rel_error``, CS231n's |g − n| / max(|g| + |n|, tiny), is what tables report; it is ~1 when
+                  both g and n are ≈ 0 (say 1e-17 against 3e-13), which is agreement, not an error.
   ``check``       passes a coordinate when |g − n| ≤ atol + rtol·|n| + r, like ``numpy.isclose`` plus r, the
                   quotient's own round-off bound 2ε·|f|·Σ|stencil coefficients| (``roundoff_allowance``); NaN fails.
 
-ReLU kinks: where a perturbation moves a ReLU pre-activation across 0 the difference quotient straddles the
-kink; ``check`` detects those coordinates and resolves them (smaller steps, then a subgradient test). Why and how:
-docs/BACKPROP.md, "Gradient checking at ReLU kinks".
-
-Every perturbed entry is restored in ``finally``, so an exception never leaves a network modified.
+ReLU kinks: where a perturbation moves a ReLU pre-activation across 0 the quotient straddles the kink; ``check``
+detects those coordinates and resolves them (smaller steps, then a subgradient test): docs/BACKPROP.md, "Gradient
+checking at ReLU kinks". Every perturbed entry is restored in ``finally``: an exception never leaves a net modified.
 """
-import copy
 import dataclasses
 import warnings
 
@@ -51,19 +47,15 @@ TINY = 1e-12
 #: float32: truncation at h = 3e-2 and the coarse round-off estimate leave ~1e-3 relative; calibrated so that
 #: correct nets pass with room (worst error/allowed ≈ 0.4 over 90 random small nets).
 DEFAULT_TOLERANCE = {np.dtype(np.float64): (1e-8, 1e-5), np.dtype(np.float32): (1e-5, 1e-2)}
-#: dtype → smallest step of the kink ladder, ≈ √ε rounded: below it a one-sided difference's round-off (∝ ε·|f|/s)
-#: outgrows its truncation error (∝ s·|f''|). In float32 a coarser floor leaves several kinks inside the smallest
-#: step too often (measured: 1 correct net in 30 failed with 3e-3, none with 3e-4).
+#: dtype → smallest step of the kink ladder, ≈ √ε: below it a one-sided difference's round-off (∝ ε·|f|/s) outgrows
+#: its truncation error (∝ s·|f''|). float32 with 3e-3: 1 correct net in 30 failed (too many kinks inside); 3e-4: none.
 KINK_MIN_STEP = {np.dtype(np.float64): 1e-7, np.dtype(np.float32): 3e-4}
 KINK_SHRINK = 10          # the ladder divides the step by this per rung
 #: f is computed to within about this factor times ε·|f| (measured on small nets: ≤ 1.5), so a quotient
 #: Σ c_k f(θ + k s) carries a round-off error up to ROUNDOFF_FACTOR·ε·|f|·Σ|c_k|, added to the tolerance
 ROUNDOFF_FACTOR = 2.0
-KINK_MODES = ("subgradient", "skip", "ignore")
-PRECISIONS = ("float64", "native")
-
-# what was compared at a coordinate
-SMOOTH, RESOLVED, AT_KINK, SKIPPED = "smooth", "kink-resolved", "at-kink", "skipped"
+KINK_MODES, PRECISIONS = ("subgradient", "skip", "ignore"), ("float64", "native")
+SMOOTH, RESOLVED, AT_KINK, SKIPPED = "smooth", "kink-resolved", "at-kink", "skipped"   # how a coordinate was compared
 
 
 class PrecisionWarning(UserWarning):
@@ -73,21 +65,15 @@ class PrecisionWarning(UserWarning):
 def rel_error(analytic, numeric, tiny=TINY):
     """Elementwise |a − n| / max(|a| + |n|, tiny): 0 where a = n (also 0 = 0 with tiny = 0), NaN where either is NaN."""
     tiny = _validate.in_interval("tiny", tiny, 0.0, np.inf)
-    a = np.asarray(analytic, dtype=np.float64)
-    n = np.asarray(numeric, dtype=np.float64)
+    a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
     diff = np.abs(a - n)
     return np.divide(diff, np.maximum(np.abs(a) + np.abs(n), tiny), out=np.zeros_like(diff), where=diff != 0)
 
 
-def _stencil(order):
+def _step(x, h, order):
+    """``h``, or the default step for ``x``'s dtype and the stencil order (which is checked)."""
     if order not in _STENCILS:
         raise ValueError(f"order must be 2 or 4, got {order!r}")
-    return _STENCILS[order]
-
-
-def _step(x, h, order):
-    """``h``, or the default step for ``x``'s dtype and the stencil order."""
-    _stencil(order)
     return DEFAULT_STEP[(np.dtype(x.dtype), order)] if h is None else h
 
 
@@ -97,7 +83,8 @@ def difference(f, x, idx, h, order=4):
 
     Each pair is differenced first, so a coordinate that does not change f gives exactly 0 (not ~ε·|f|).
     """
-    pairs, denominator = _stencil(order)
+    _step(x, h, order)                                   # checks the order
+    pairs, denominator = _STENCILS[order]
     original, values, total = x[idx], {}, 0.0
     try:
         for k, weight in pairs:
@@ -129,11 +116,8 @@ def forward_difference(f, x, idx, h, f0=None):
 
 
 def numerical_gradient(f, x, h=None, order=4):
-    """Central-difference gradient of the scalar function ``f()`` with respect to the array ``x`` (float64 result).
-
-    ``f`` takes no arguments and reads ``x``, which is perturbed in place one entry at a time and always restored.
-    ``x`` must be a float array (TypeError otherwise): an integer array cannot hold x ± h.
-    """
+    """Central-difference gradient (float64) of ``f()``, which takes no arguments and reads the float array ``x``;
+    ``x`` is perturbed in place one entry at a time and always restored (an integer array cannot hold x ± h)."""
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
         got = f"dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
         raise TypeError(f"x must be a float numpy array (perturbed in place), got {got}")
@@ -143,36 +127,25 @@ def numerical_gradient(f, x, h=None, order=4):
 
 def roundoff_allowance(dtype, f0, step, order=4):
     """Bound on a central difference's round-off error: ROUNDOFF_FACTOR·ε·|f(θ)|·Σ|stencil coefficients| / step."""
-    pairs, denominator = _STENCILS[order]
-    gain = 2 * sum(abs(w) for _, w in pairs) / denominator
+    gain = 2 * sum(abs(w) for _, w in _STENCILS[order][0]) / _STENCILS[order][1]
     return ROUNDOFF_FACTOR * float(np.finfo(dtype).eps) * abs(float(f0)) * gain / step
 
 
 def float64_copy(net):
     """A deep copy of ``net`` computing in float64 (parameters converted exactly; layer classes kept)."""
-    twin = copy.deepcopy(net)
-    for layer in twin.dense:
-        layer.dtype = np.float64
-        layer.W, layer.b = layer.W.astype(np.float64), layer.b.astype(np.float64)
-        layer.dW, layer.db = np.zeros_like(layer.W), np.zeros_like(layer.b)
-        layer._X = None
-    twin.dtype = np.float64
-    return twin
+    return net.astype(np.float64)
 
 
 @dataclasses.dataclass
 class ParamReport:
     """The check of one parameter array.
 
-    max_rel_error, max_abs_error : CS231n relative error and |g − n| over the smooth coordinates (central
-        difference at h crossing no kink); kink coordinates are reported by the counts below.
-    n_kink : coordinates whose stencil at h crossed a ReLU kink; of these ``n_resolved`` were compared at a smaller
-        step that crosses none, ``n_at_kink`` got the subgradient (one-sided interval) test, ``n_skipped`` were left
-        out (``kinks="skip"``).
-    n_failures, n_kink_failures : smooth / kink coordinates outside the tolerance (a NaN error fails).
-    worst : up to ``n_worst`` coordinates, largest ``ratio`` = error / allowed first (ratio > 1 fails), each a dict
-        with index, kind, analytic, numeric (or the one-sided interval), abs_error, allowed, ratio, step.
-    max_rel_index : the coordinate of ``max_rel_error``.
+    max_rel_error (at ``max_rel_index``), max_abs_error : over the smooth coordinates (central difference at h
+        crossing no kink). n_kink : coordinates whose stencil at h crossed a ReLU kink; of these ``n_resolved`` were
+        compared at a smaller step crossing none, ``n_at_kink`` got the subgradient (one-sided interval) test,
+        ``n_skipped`` were left out (``kinks="skip"``). n_failures, n_kink_failures : smooth / kink coordinates
+        outside the tolerance. worst : up to ``n_worst`` coordinates, largest ``ratio`` = error / allowed first,
+        each a dict with index, kind, analytic, numeric (or the one-sided interval), abs_error, allowed, ratio, step.
     """
 
     name: str
@@ -188,9 +161,7 @@ class ParamReport:
     worst: list
     max_rel_index: tuple
 
-    @property
-    def passed(self):
-        return self.n_failures == 0 and self.n_kink_failures == 0
+    passed = property(lambda self: self.n_failures == 0 and self.n_kink_failures == 0)
 
     def to_dict(self):
         """JSON-ready dict (adds ``passed``)."""
@@ -199,11 +170,8 @@ class ParamReport:
 
 
 class Report(dict):
-    """``check``'s result: parameter name → ``ParamReport``, plus the settings used.
-
-    Attributes: ``dtype`` (what the check computed in), ``net_dtype``, ``h``, ``order``, ``atol``, ``rtol``,
-    ``kinks``; ``passed`` is True when every parameter passed.
-    """
+    """``check``'s result: parameter name → ``ParamReport``, and the settings as attributes: ``dtype`` (what the
+    check computed in), ``net_dtype``, ``h``, ``order``, ``atol``, ``rtol``, ``kinks``."""
 
     def __init__(self, params, **settings):
         super().__init__((p.name, p) for p in params)
@@ -211,10 +179,7 @@ class Report(dict):
         for key, value in settings.items():
             setattr(self, key, value)
 
-    @property
-    def passed(self):
-        return all(p.passed for p in self.values())
-
+    passed = property(lambda self: all(p.passed for p in self.values()))
     max_rel_error = property(lambda self: max((p.max_rel_error for p in self.values()), default=0.0))
     max_abs_error = property(lambda self: max((p.max_abs_error for p in self.values()), default=0.0))
     #: {parameter name: max relative error}: the one-line summary, e.g. {"fc1.W": 3e-10, …}
@@ -245,20 +210,8 @@ class Report(dict):
         return "\n".join(lines)
 
 
-def _work_net(net, precision):
-    _validate.choice("precision", precision, PRECISIONS)
-    if precision == "float64" and net.dtype != np.float64:
-        warnings.warn(f"checking a float64 copy of this {np.dtype(net.dtype).name} network: in "
-                      f"{np.dtype(net.dtype).name} the round-off of f (ε·|f|/h) swamps the differences; the network "
-                      "itself is not modified (pass precision='native' to check in its own dtype)",
-                      PrecisionWarning, stacklevel=3)
-        return float64_copy(net)
-    return net
-
-
 class _Loss:
-    """f() = the loss of ``net`` at (X, y) for the current parameters; ``crossed`` records whether a ReLU input
-    changed sign from the base point (the first evaluation) since it was last reset."""
+    """f() = the loss at (X, y); ``crossed``: a ReLU input changed sign from the first evaluation since ``at`` began."""
 
     def __init__(self, net, loss_fn, X, y):
         self.net, self.loss_fn, self.X, self.y = net, loss_fn, X, y
@@ -281,8 +234,7 @@ class _Loss:
 
 
 def _coordinate(f, x, idx, g, h, order, kinks, atol, rtol, dtype):
-    """One coordinate's comparison: (kind, numeric (the one-sided interval at a kink), |error|, allowed, step,
-    crossed at h)."""
+    """One coordinate: (kind, numeric (at a kink the one-sided interval), |error|, allowed, step, crossed at h)."""
     n, crossed, values = f.at(x, idx, h, order)
     crossed_at_h, step = crossed, h
     if crossed and kinks == "skip":
@@ -297,8 +249,7 @@ def _coordinate(f, x, idx, g, h, order, kinks, atol, rtol, dtype):
             f0, noise = f.f0, ROUNDOFF_FACTOR * float(np.finfo(dtype).eps) * abs(f.f0)   # one evaluation's error
             left, right = (f0 - values[-1]) / step, (values[1] - f0) / step
             lo, hi = min(left, right), max(left, right)
-            # each one-sided difference is off by ≈ s·|f''|/2 (f'' from the second difference on its own side of
-            # the kink) plus round-off 2·noise/s
+            # each one-sided difference is off by ≈ s·|f''|/2 (f'' on its own side of the kink) + round-off 2·noise/s
             curvature = max(abs(values[2] - 2 * values[1] + f0), abs(values[-2] - 2 * values[-1] + f0))
             allowed = atol + rtol * max(abs(lo), abs(hi)) + curvature / (2 * step) + 2 * noise / step
             return AT_KINK, (lo, hi), max(lo - g, g - hi, 0.0), allowed, step, True
@@ -337,7 +288,13 @@ def check(net, X, y, loss="softmax_cross_entropy", *, h=None, order=4, atol=None
         _validate.positive_float("h", h)
     n_worst = _validate.nonnegative_int("n_worst", n_worst)
     rel_error(0.0, 0.0, tiny)            # checks tiny
-    work = _work_net(net, precision)
+    work = net
+    if _validate.choice("precision", precision, PRECISIONS) == "float64" and net.dtype != np.float64:
+        name = np.dtype(net.dtype).name
+        warnings.warn(f"checking a float64 copy of this {name} network: in {name} the round-off of f (ε·|f|/h) "
+                      "swamps the differences; the network itself is not modified (pass precision='native' to check "
+                      "in its own dtype)", PrecisionWarning, stacklevel=2)
+        work = net.astype(np.float64)
     dtype = np.dtype(work.dtype)
     h0 = _step(work, h, order)
     default_atol, default_rtol = DEFAULT_TOLERANCE[dtype]
@@ -346,11 +303,10 @@ def check(net, X, y, loss="softmax_cross_entropy", *, h=None, order=4, atol=None
     loss_fn = losses.get(loss)
     X = _validate.finite("X", _validate.batch("X", X, work.in_features, work.dtype))
     f = _Loss(work, loss_fn, X, y)
-    work.backward(loss_fn.backward(), need_dX=False)
-    analytic = {p.name: p.grad.astype(np.float64) for p in work.parameters()}
+    work.backward(loss_fn.backward(), need_dX=False)        # the analytic gradients; the forwards below keep them
     reports = []
     for p in work.parameters():
-        g = analytic[p.name]
+        g = p.grad.astype(np.float64)
         rows = [_coordinate(f, p.value, i, g[i], h0, order, kinks, atol, rtol, dtype) for i in np.ndindex(g.shape)]
         reports.append(_param_report(p.name, g, rows, n_worst, tiny))
     f()                      # leave the caches describing the unperturbed point
@@ -378,7 +334,8 @@ def _param_report(name, g, rows, n_worst, tiny):
                       "step": float(step_used[idx])})
     count = np.count_nonzero
     return ParamReport(
-        name=name, shape=tuple(g.shape), max_rel_error=float(rel.max()), max_abs_error=float(np.max(error * smooth)),
+        name=name, shape=tuple(g.shape), max_rel_error=float(rel.max()),
+        max_abs_error=float(np.where(smooth, error, 0.0).max()),
         n_kink=int(count(crossed_at_h)), n_resolved=int(count(kind == RESOLVED)), n_at_kink=int(count(kind == AT_KINK)),
         n_skipped=int(count(kind == SKIPPED)), n_failures=int(count(fail & smooth)),
         n_kink_failures=int(count(fail & kinked)), worst=worst,
@@ -391,8 +348,7 @@ def compare(analytic, numeric, *, atol=None, rtol=None, roundoff=0.0, tiny=TINY)
     gradient's dtype; ``roundoff`` is the difference quotient's round-off bound, see ``roundoff_allowance``)."""
     analytic = np.asarray(analytic)
     default_atol, default_rtol = DEFAULT_TOLERANCE.get(analytic.dtype, DEFAULT_TOLERANCE[np.dtype(np.float64)])
-    atol = default_atol if atol is None else atol
-    rtol = default_rtol if rtol is None else rtol
+    atol, rtol = default_atol if atol is None else atol, default_rtol if rtol is None else rtol
     g, n = analytic.astype(np.float64), np.asarray(numeric, dtype=np.float64)
     error = np.abs(g - n)
     ratio = error / (atol + rtol * np.abs(n) + roundoff)

@@ -4,6 +4,7 @@
 Dense(784→100) → sigmoid → Dense(100→10); the last Dense outputs logits for the loss.
 ``net.save("net.npz")`` / ``npnet.load("net.npz")`` store and restore a network made by ``mlp``.
 """
+import copy
 import json
 import os
 
@@ -110,6 +111,16 @@ class Network:
         np.exp(Z, out=Z)
         Z /= Z.sum(axis=-1, keepdims=True)
         return Z
+
+    def astype(self, dtype):
+        """A deep copy of the network computing in ``dtype`` (float64 or float32), parameters converted; the layer
+        classes and the product backend are kept, gradients zeroed, no forward cached."""
+        twin = copy.deepcopy(self)
+        twin.dtype = _validate.dtype(dtype)
+        for layer in twin.dense:
+            layer.dtype, layer.W, layer.b = twin.dtype, layer.W.astype(twin.dtype), layer.b.astype(twin.dtype)
+            layer.dW, layer.db, layer._X = np.zeros_like(layer.W), np.zeros_like(layer.b), None
+        return twin
 
     def get_weights(self):
         """{name: copy of the parameter} — a snapshot that later training does not change."""
