@@ -24,7 +24,6 @@ from scipy.stats import gaussian_kde
 
 import npnet
 from npnet import probes
-from npnet.regression import train_full_batch
 
 from . import _common as common
 
@@ -138,7 +137,8 @@ def run_cell(task):
         for init_label in inits:
             net = student(kind, init_label, seed)
             before = net.get_weights()
-            mse = train_full_batch(net, X, y, optimizer=npnet.SGD(net, lr=lr), epochs=epochs)
+            mse = npnet.train(net, X, y, optimizer=npnet.SGD(net, lr=lr), epochs=epochs, batch_size=None,
+                              loss="mse")["train_loss"]      # full batch: the loss before each epoch's step
             records.append({"teacher": teacher, "student": "linear 3-1" if kind == "linear" else "3-10-1 tanh",
                             "init": init_label, "init_formula": INITS[init_label][1], "lr": lr, "seed": seed,
                             "products": net.products.name,
