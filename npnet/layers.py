@@ -5,9 +5,10 @@ gradient with respect to the layer's input and *sets* (never accumulates) the gr
 second backward on the same forward gives the same gradients. ``backward`` never modifies ``dout``.
 
 Speed: each layer writes its outputs (Z, A, dZ, dX) into arrays it owns and reuses from one step to the next
-(``npnet._scratch.buffer``), and its gradients into dW and db in place, so the large arrays of a training step are not
-reallocated per step. An array returned by ``forward`` or ``backward`` is therefore overwritten by the layer's
-next call: copy it to keep it.
+(``Dense._matmul``, ``npnet._scratch.buffer``), and its gradients into dW and db in place, so the large arrays of a
+training step are not reallocated per step. An array returned by ``forward`` or ``backward`` is therefore overwritten
+by the layer's next call: copy it to keep it. Layers do not check their arguments (the training loop calls them
+every step): ``Network.forward`` and ``Network.backward``, ``train`` and ``gradcheck`` check data where it enters.
 """
 import functools
 from collections import namedtuple
