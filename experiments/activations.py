@@ -25,11 +25,12 @@ import numpy as np
 
 import npnet
 from npnet import activations, meanfield, probes
+from npnet import init as npinit
 
-from . import _common as common
+from . import _cli as cli, _console as console, _outputs as outputs
 
 ACTS = ("tanh", "relu", "sigmoid")
-INITS = {label: spec for label, (spec, _) in common.DEPTH_INITS.items()}   # same four inits as the gradient study
+INITS = {label: spec for label, (spec, _) in npinit.DEPTH_INITS.items()}   # same four inits as the gradient study
 DEPTH = 10
 HIST_LAYERS = (1, 4, 7, 10)                # histograms of these hidden layers (1 = next to the input)
 HIST_CASES = (("tanh", "N(0, 0.01²)"), ("tanh", "N(0, 1)"), ("tanh", "Xavier"), ("relu", "Xavier"), ("relu", "He"),
@@ -125,14 +126,14 @@ def depth_study(X, width, seed, dtype, progress):
 def mean_field_Ez2(X, width, act, label):
     """Mean-field E[z²] of hidden layers 1 … DEPTH (npnet.meanfield): each image's q₁ = Var(w)·Σ_j x_j² (E[x²],
     not Var: the pixels are not centred), carried through the length map, then averaged over the images."""
-    var_w = common.DEPTH_INITS[label][1]
+    var_w = npinit.DEPTH_INITS[label][1]
     q1 = var_w(X.shape[1], width) * np.sum(np.asarray(X, dtype=np.float64) ** 2, axis=1)
     return meanfield.q_profile(q1, act, [width * var_w(width, width)] * (DEPTH - 1)).mean(axis=1).tolist()
 
 
 def training_study(data, epochs, seed, dtype, probe, progress):
     """Part 3 (a, b): the ratio measured/predicted per layer of a ReLU/He net before and after each SGD epoch."""
-    rng = common.rng_for(seed, 2)
+    rng = cli.rng_for(seed, 2)
     net = npnet.mlp(TRAIN_SIZES, "relu", "he_normal", rng=rng, dtype=dtype)
     per_epoch = [{"epoch": 0, "test_acc": npnet.evaluate(net, data.X_test, data.y_test)["accuracy"],
                   "layers": strip_hist(net_layers(net, probe))}]
@@ -169,7 +170,7 @@ BIAS_WIDTH, BIAS_SEEDS = 2048, 4   # wide layers over a few seeds: the scatter o
 
 def bias_study(X, seed, dtype):
     """Part 3 (c): ReLU's g for z = u + β·SD(u), He layers of BIAS_WIDTH units on the batch X, mean over seeds."""
-    rng = common.rng_for(seed, 3)
+    rng = cli.rng_for(seed, 3)
     us = []
     for _ in range(BIAS_SEEDS):
         net = npnet.mlp([X.shape[1], BIAS_WIDTH, 10], "relu", "he_normal", rng=rng, dtype=dtype)
@@ -194,7 +195,7 @@ def width_study(X, widths, n_seeds, depth, seed, dtype):
     expectations (ratio 1, g 1/2: checked with arithmetic means over seeds and layers); one net scatters around
     them by ~1/√width.
     """
-    seeds = [int(s) for s in common.rng_for(seed, 4).integers(2**32, size=n_seeds)]
+    seeds = [int(s) for s in cli.rng_for(seed, 4).integers(2**32, size=n_seeds)]
     out = []
     for width in widths:
         ratios, gs = [], []
@@ -269,7 +270,7 @@ INIT_COLORS = {label: f"C{i}" for i, label in enumerate(INITS)}
 
 
 def plot_depth(depth, width, path):
-    fig, axes = common.plt.subplots(3, 3, figsize=(14, 10), sharex=True)
+    fig, axes = outputs.plt.subplots(3, 3, figsize=(14, 10), sharex=True)
     for col, act in enumerate(ACTS):
         top, middle, bottom = axes[:, col]
         share = "frac_zero" if act == "relu" else "frac_saturated"
@@ -295,12 +296,12 @@ def plot_depth(depth, width, path):
     fig.suptitle(f"Forward signal at initialization: {DEPTH} hidden layers of {width}, MNIST images as input. "
                  "The four ReLU nets share one seed and ReLU is positively homogeneous,\nso they are one net up to a "
                  "per-layer scale: their shares coincide, and the scale is all that differs", fontsize=10)
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
 
 
 def plot_histograms(depth, path):
     cases = [next(r for r in depth if (r["activation"], r["init"]) == case) for case in HIST_CASES]
-    fig, axes = common.plt.subplots(len(cases), len(HIST_LAYERS), figsize=(12, 2.0 * len(cases)))
+    fig, axes = outputs.plt.subplots(len(cases), len(HIST_LAYERS), figsize=(12, 2.0 * len(cases)))
     for i, res in enumerate(cases):
         for j, k in enumerate(HIST_LAYERS):
             ax = axes[i, j]
@@ -317,7 +318,7 @@ def plot_histograms(depth, path):
                 ax.set_ylabel(f"{res['activation']}\n{res['init']}", fontsize=9)
     fig.suptitle("Histograms of the activations a = f(z) at initialization (share of outputs per bin)", fontsize=10)
     fig.tight_layout()
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
 
 
 ACT_STYLES = {"tanh": "-", "relu": "--", "sigmoid": ":"}
@@ -345,7 +346,7 @@ def plot_per_layer(ax, depth, key, ylabel, title, log=False, lines=(1.0,)):
 
 
 def plot_variance_argument(depth, training, bias, width, path):
-    fig, axes = common.plt.subplots(2, 3, figsize=(16, 9))
+    fig, axes = outputs.plt.subplots(2, 3, figsize=(16, 9))
     plot_per_layer(axes[0, 0], depth, "ratio", "measured E[u²] / n·E[w²]·E[x²]",
                    "at init: the prediction holds, up to one net's scatter")
     plot_per_layer(axes[0, 1], depth, "ratio_with_var_x", "measured E[u²] / n·E[w²]·Var(x)",
@@ -355,7 +356,7 @@ def plot_variance_argument(depth, training, bias, width, path):
 
     ax = axes[1, 0]
     epochs = training["per_epoch"]
-    cmap = common.plt.get_cmap("viridis")
+    cmap = outputs.plt.get_cmap("viridis")
     for i, ep in enumerate(epochs):
         ax.plot([r["layer"] for r in ep["layers"]], [r["ratio"] for r in ep["layers"]], marker="o", markersize=3,
                 color=cmap(i / max(1, len(epochs) - 1)), label=f"epoch {ep['epoch']} (test acc {ep['test_acc']:.2f})")
@@ -387,12 +388,12 @@ def plot_variance_argument(depth, training, bias, width, path):
     fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8, frameon=False)
     fig.suptitle("The variance argument behind Xavier and He, tested layer by layer on MNIST inputs", fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
 
 
 # ---------------------------------------------------------------- main
 def main(argv=None):
-    args, out, progress = common.start(common.parser("python -m experiments.activations", __doc__.split("\n")[0],
+    args, out, progress = cli.start(cli.parser("python -m experiments.activations", __doc__.split("\n")[0],
                                                      epochs=5, quick_epochs=2), argv)
     dtype = np.dtype(args.dtype).type
     if args.quick:
@@ -400,7 +401,7 @@ def main(argv=None):
     else:
         width, n_probe, n_train, n_test, widths, n_seeds = 500, 1_000, 8_000, 2_000, (16, 64, 256, 1024), 8
     progress(f"loading MNIST ({n_train}/{n_test} requested)")
-    data = common.load_mnist(args, n_train, n_test, dtype=dtype)
+    data = cli.load_mnist(args, n_train, n_test, dtype=dtype)
     probe = data.X_test[:n_probe]
     progress(f"data: {data.source}; probe batch: the first {len(probe)} test images")
 
@@ -419,15 +420,15 @@ def main(argv=None):
         table.append([res["activation"], res["init"], f"{first['rms_z']:.2g}", f"{mid['rms_z']:.2g}",
                       f"{last['rms_z']:.2g}", f"{last['g']:.2f}", f"{last['signal_share']:.2g}",
                       f"{max(abs(r['ratio'] - 1) for r in res['layers']):.3f}", res["verdict"]])
-    print(common.format_table(["activation", "init", "RMS z L1", f"L{DEPTH // 2}", f"L{DEPTH}", "g L10",
+    print(console.format_table(["activation", "init", "RMS z L1", f"L{DEPTH // 2}", f"L{DEPTH}", "g L10",
                                "input share L10", "max |ratio−1|", "verdict"], table))
     print()
-    common.print_checks(checks)
+    console.print_checks(checks)
 
     plot_depth(depth, width, out / "activation_depth.png")
     plot_histograms(depth, out / "activation_histograms.png")
     plot_variance_argument(depth, training, bias, width_res, out / "variance_argument.png")
-    common.write_json(out / "activations.json", {
+    outputs.write_json(out / "activations.json", {
         "experiment": "activations", "data": data.info,
         "config": {"seed": args.seed, "quick": args.quick, "dtype": np.dtype(dtype).name, "width": width,
                    "hidden_layers": DEPTH, "probe": f"first {len(probe)} test images", "epochs": args.epochs,
@@ -439,4 +440,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    raise SystemExit(common.run(main, "experiments.activations"))
+    raise SystemExit(cli.run(main, "experiments.activations"))

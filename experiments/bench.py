@@ -37,7 +37,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import npnet
 
-from . import _common as common
+from . import _cli as cli, _console as console, _outputs as outputs
 
 SIZES = [784, 100, 100, 100, 100, 100, 10]
 BATCH = 100
@@ -536,10 +536,10 @@ def readme_table(result):
 
 
 def main(argv=None):
-    p = common.parser("python -m experiments.bench", __doc__.split("\n")[0], dtype=False)  # runs both dtypes
-    p.add_argument("--rounds", type=common.positive_int_arg, default=None,
+    p = cli.parser("python -m experiments.bench", __doc__.split("\n")[0], dtype=False)  # runs both dtypes
+    p.add_argument("--rounds", type=cli.positive_int_arg, default=None,
                    help="interleaved rounds per contender (default: 15; 2 with --quick)")
-    args, out, progress = common.start(p, argv)
+    args, out, progress = cli.start(p, argv)
     # --quick only checks that everything runs: one BLAS thread spares it the fight of NumPy's and SciPy's thread
     # pools when contenders follow each other with no pause (seconds per switch on a loaded machine)
     with threadpool_limits(1) if args.quick else contextlib.nullcontext():
@@ -550,7 +550,7 @@ def benchmark(args, out, progress):
     """The whole benchmark for parsed ``args``: time, print, and write bench.png and bench.json to ``out``."""
     rounds = args.rounds or (2 if args.quick else 15)
     n = 1_000 if args.quick else N_TRAIN
-    split = common.load_mnist(args, n, 1)
+    split = cli.load_mnist(args, n, 1)
     X, y = split.X_train, split.y_train
     has_torch = torch_available()
     threads = blas_info()
@@ -595,10 +595,10 @@ def benchmark(args, out, progress):
 
     print()
     print(f"data: {split.source}; {n} samples, batch {BATCH}, one epoch; median of {rounds} interleaved rounds")
-    print(common.format_table(["contender", "s/epoch", "min", "max"],
+    print(console.format_table(["contender", "s/epoch", "min", "max"],
                               [[k, f"{median[k]:.4f}", f"{min(v):.4f}", f"{max(v):.4f}"] for k, v in times.items()]))
     print()
-    print(common.format_table(["ratio (same run)", "denominator", "of medians", "per round", "of minima",
+    print(console.format_table(["ratio (same run)", "denominator", "of medians", "per round", "of minima",
                                "target met"],
                               [[r["target"], r["denominator"], f"{r['ratio']:.3f}", f"{r['paired_ratio']:.3f}",
                                 f"{r['ratio_of_minima']:.3f}", "-" if r["met"] is None else r["met"]]
@@ -606,11 +606,11 @@ def benchmark(args, out, progress):
     print()
     for name, pk in peaks.items():
         print(f"peak traced memory per epoch, {name}: " + ", ".join(f"{b / 2**20:.2f} MiB" for b in pk))
-    print(common.format_table(["vary", "value", "npnet ms", "floor ms", "ratio"],
+    print(console.format_table(["vary", "value", "npnet ms", "floor ms", "ratio"],
                               [[r["vary"], r["value"], f"{r['npnet_s'] * 1e3:.1f}", f"{r['floor_s'] * 1e3:.1f}",
                                 f"{r['ratio']:.2f}"] for r in scale]))
 
-    fig, ax = common.plt.subplots(figsize=(8, 7))
+    fig, ax = outputs.plt.subplots(figsize=(8, 7))
     names = list(median)
     colors = ["C0" if "floor" in k else "C4" if k.startswith(LOOPS) else "C1" if k.startswith(("npnet_blas",
               "npnet_fused")) else "C2" if "exact" in k else "C3" for k in names]
@@ -619,7 +619,7 @@ def benchmark(args, out, progress):
     blas_threads = sorted({pool.get("num_threads") for pool in threads if pool.get("internal_api") == "openblas"})
     ax.set_title(f"ReLU 784-5×100-10, SGD, {n} samples, batch {BATCH}; BLAS threads {blas_threads}", fontsize=9)
     ax.invert_yaxis()
-    common.save_figure(fig, out / "bench.png")
+    outputs.save_figure(fig, out / "bench.png")
     result = {
         "experiment": "bench", "data": split.info,
         "config": {"seed": args.seed, "quick": args.quick, "rounds": rounds, "sizes": SIZES, "batch_size": BATCH,
@@ -631,7 +631,7 @@ def benchmark(args, out, progress):
         "cpu_count": os.cpu_count(), "torch": torch_info, "seconds": times, "median_seconds": median,
         "ratios": ratios, "peak_memory_bytes_per_epoch": peaks, "scaling": scale,
     }
-    common.write_json(out / "bench.json", result)
+    outputs.write_json(out / "bench.json", result)
     progress(f"wrote {out}/bench.png and {out}/bench.json")
     # the outputs are moved into place only when main returns (one set), so the table comes from the dict itself
     print("\nREADME table (from this run's JSON; the same as bench.readme_table(json.load(open(path)))):")
@@ -639,4 +639,4 @@ def benchmark(args, out, progress):
 
 
 if __name__ == "__main__":
-    raise SystemExit(common.run(main, "experiments.bench"))
+    raise SystemExit(cli.run(main, "experiments.bench"))

@@ -33,7 +33,7 @@ code version). A run reads every matching file first and trains only the missing
 uninterrupted one. Resuming is the default; ``--no-cache`` neither reads nor writes the cache; delete the directory
 to start over. ``--cache`` defaults to <out>/.phase-cache/ (git-ignored).
 
-Cluster: the cells run through ``experiments._common.parallel_map`` (joblib, one BLAS thread per cell). To send
+Cluster: the cells run through ``experiments.parallel.parallel_map`` (joblib, one BLAS thread per cell). To send
 them to a Dask cluster, call ``main`` inside ``joblib.parallel_config(backend="dask")`` with a
 ``dask.distributed.Client`` open; the cache directory must then be on a file system the workers share.
 """
@@ -51,7 +51,7 @@ import numpy as np
 import npnet
 from npnet import meanfield
 
-from . import _common as common
+from . import _cli as cli, _console as console, _outputs as outputs, _parallel as parallel
 
 SIGMA_B2 = 0.05
 WIDTH = 100
@@ -301,7 +301,7 @@ def train_cell(task):
     result = {"test_acc": test_acc, "train_acc": train_acc, "steps_done": len(losses),
               "final_loss": float(np.mean(tail)) if tail and diverged is None else None, "diverged": diverged}
     if cache_dir is not None:
-        common.write_json(cache_path(cache_dir, settings),
+        outputs.write_json(cache_path(cache_dir, settings),
                           {"settings": settings, "result": result, "seconds": time.perf_counter() - start})
     print(f"  cell {settings['activation']} σ_w²={settings['sigma_w2']:g} L={settings['depth']}: "
           f"test acc {test_acc:.3f}{' (diverged)' if diverged else ''}, {time.perf_counter() - start:.1f} s",
@@ -318,7 +318,7 @@ def run_cells(cells, data, cache_dir, jobs, progress):
     todo.sort(key=lambda i: -cells[i]["depth"])     # deepest (slowest) first: the workers finish together
     if cache_dir is not None:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    trained = common.parallel_map(train_cell, [(cells[i], tuple(data[:4]), cache_dir) for i in todo], jobs)
+    trained = parallel.parallel_map(train_cell, [(cells[i], tuple(data[:4]), cache_dir) for i in todo], jobs)
     for i, r in zip(todo, trained):
         results[i] = r
     return results
@@ -440,7 +440,7 @@ def figures(result, out):
                  "per layer)\nξ_c = −1/ln(σ_w²/2) below 2")
     fig.colorbar(mesh, ax=axes[0, -1], label="test accuracy")
     fig.suptitle(f"Trainability phase diagram vs mean-field theory ({result['data']['source']})", fontsize=10)
-    common.save_figure(fig, out / "phase_diagram.png")
+    outputs.save_figure(fig, out / "phase_diagram.png")
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
     ax = axes[0]
@@ -479,7 +479,7 @@ def figures(result, out):
     ax.set_title("tanh: ordered (χ₁ < 1) | chaotic (χ₁ > 1)", fontsize=9)
     ax.legend(fontsize=7)
     fig.subplots_adjust(left=0.05, right=0.99, wspace=0.22)     # (tight_layout costs seconds of text layout)
-    common.save_figure(fig, out / "phase_correlation_depth.png")
+    outputs.save_figure(fig, out / "phase_correlation_depth.png")
 
 
 # --------------------------------------------------------------------------------------------------- command
@@ -513,8 +513,8 @@ def _cache_arg(text):
 
 
 def make_parser():
-    p = common.parser("python -m experiments.phase", __doc__.split("\n")[0], jobs=True)
-    p.add_argument("--steps", type=common.positive_int_arg, default=None,
+    p = cli.parser("python -m experiments.phase", __doc__.split("\n")[0], jobs=True)
+    p.add_argument("--steps", type=cli.positive_int_arg, default=None,
                    help=f"SGD steps per cell (default: {STEPS}, {QUICK['steps']} with --quick)")
     p.add_argument("--sigma-w2", type=_float_list, default=None,
                    help="comma-separated σ_w² grid (default: " + ",".join(f"{v:g}" for v in TANH_SIGMA_W2) + ")")
@@ -531,7 +531,7 @@ def make_parser():
 
 
 def main(argv=None):
-    args, out, progress = common.start(make_parser(), argv)
+    args, out, progress = cli.start(make_parser(), argv)
     t0 = time.perf_counter()
     q = args.quick
     steps = args.steps or (QUICK["steps"] if q else STEPS)
@@ -544,10 +544,10 @@ def main(argv=None):
         try:
             Path(cache_dir).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise common.UsageError(f"cannot use --cache {cache_dir}: {exc.strerror or exc}") from None
+            raise cli.UsageError(f"cannot use --cache {cache_dir}: {exc.strerror or exc}") from None
 
     progress(f"loading MNIST ({n_train}/{n_test} requested)")
-    data = common.load_mnist(args, n_train, n_test, dtype=np.dtype(args.dtype).type)
+    data = cli.load_mnist(args, n_train, n_test, dtype=np.dtype(args.dtype).type)
     progress(f"data: {data.source}")
 
     progress("theory: q*, χ₁, ξ_c by quadrature")
@@ -570,7 +570,7 @@ def main(argv=None):
     xi_settings = (QUICK["xi_sigma_w2"], QUICK["xi_width"]) if q else (XI_SIGMA_W2, XI_WIDTH)
     progress(f"measuring ξ: c₀ = {XI_C0} pairs through width-{xi_settings[1]} tanh nets, σ_w² = "
              + ", ".join(f"{s:g}" for s in xi_settings[0]))
-    xi_rows = common.parallel_map(measure_xi, [(s, SIGMA_B2, xi_settings[1], XI_PAIRS, XI_C0, args.seed)
+    xi_rows = parallel.parallel_map(measure_xi, [(s, SIGMA_B2, xi_settings[1], XI_PAIRS, XI_C0, args.seed)
                                               for s in xi_settings[0]], args.jobs)
     for x in xi_rows:
         progress(f"  σ_w² = {x['sigma_w2']:g}: ξ measured {_fmt(x['xi_measured'])} vs formula "
@@ -595,7 +595,7 @@ def main(argv=None):
     }
     report(result)
     figures(result, out)
-    common.write_json(out / "phase.json", result)
+    outputs.write_json(out / "phase.json", result)
     progress(f"wrote {out}/phase_diagram.png, {out}/phase_correlation_depth.png and {out}/phase.json")
     print(f"total time {time.perf_counter() - t0:.0f} s (--jobs {args.jobs})")
 
@@ -615,14 +615,14 @@ def report(result):
     print(f"critical σ_w² (χ₁ = 1, σ_b² = {SIGMA_B2}): tanh {th['critical_sigma_w2']:.4f} "
           f"(published ≈ {PUBLISHED['critical_sigma_w2_tanh']}), ReLU {relu['critical_sigma_w2']:g}")
     print("\nξ measured on random nets vs the formula:")
-    print(common.format_table(
+    print(console.format_table(
         ["σ_w²", "phase", "method", "ξ measured", "ξ formula", "ratio", "c_∞ measured", "c* formula"],
         [[f"{x['sigma_w2']:g}", x["phase"], x["method"], _fmt(x["xi_measured"]), _fmt(x["xi_formula"]),
           _fmt(x["xi_measured"] / x["xi_formula"] if x["xi_measured"] and x["xi_formula"] else None, ".3f"),
           f"{x['c_inf_measured']:.3f}", f"{x['c_star_formula']:.3f}"] for x in result["correlation_depth"]["rows"]]))
     for act, table in result["deepest_trained"].items():
         print(f"\n{act}: deepest trained depth (test acc ≥ {TRAINED}) per σ_w², beside 6ξ_c:")
-        print(common.format_table(["σ_w²", "deepest trained L", "6 ξ_c", "best test acc"],
+        print(console.format_table(["σ_w²", "deepest trained L", "6 ξ_c", "best test acc"],
                                   [[f"{t['sigma_w2']:g}", t["deepest_trained"] or "none",
                                     {None: "— (q* = ∞)", "inf": "∞"}.get(t["six_xi_c"]) or f"{t['six_xi_c']:.1f}",
                                     f"{t['best_test_acc']:.3f}"] for t in table]))
@@ -632,4 +632,4 @@ def report(result):
 
 
 if __name__ == "__main__":
-    raise SystemExit(common.run(main, "experiments.phase"))
+    raise SystemExit(cli.run(main, "experiments.phase"))

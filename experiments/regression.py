@@ -26,7 +26,7 @@ import npnet
 from npnet import probes
 from npnet.regression import train_full_batch
 
-from . import _common as common
+from . import _cli as cli, _console as console, _outputs as outputs, _parallel as parallel
 
 N, QUICK_N = 10_000, 1_000
 EPOCHS = 100
@@ -97,17 +97,12 @@ def student(kind, init_label, seed):
                      products="exact" if init_label in SYMMETRIC_INITS else "blas")
 
 
-def changed_parameters(before, net):
-    """Names of the parameters that training changed, compared bitwise."""
-    return [name for name, value in net.get_weights().items() if not np.array_equal(value, before[name])]
-
-
 def mechanism_checks(kind, init_label, before, net, y, lr, epochs):
     """What zero and one init do to the student, checked with np.array_equal (None for the other inits)."""
     w = net.get_weights()
     if kind == "linear":
         # no hidden layer, so no symmetry: from zero every weight gets its own gradient Σ_b δ_b x_bj and moves
-        changed = changed_parameters(before, net)
+        changed = probes.changed_parameters(before, net)
         return {"changed_params": changed, "confirmed": changed == ["fc1.W", "fc1.b"]
                 and bool(np.all(w["fc1.W"] != before["fc1.W"]))} if init_label == "zero" else None
     if init_label == "zero":
@@ -115,9 +110,9 @@ def mechanism_checks(kind, init_label, before, net, y, lr, epochs):
         # b ← b − lr·2(b − ȳ) each epoch, so b_T = ȳ(1 − (1 − 2 lr)^T)
         closed = float(y.mean() * (1 - (1 - 2 * lr) ** epochs))
         b_out = float(w["fc2.b"][0])
-        return {"changed_params": changed_parameters(before, net), "output_bias": b_out,
+        return {"changed_params": probes.changed_parameters(before, net), "output_bias": b_out,
                 "output_bias_closed_form": closed,
-                "confirmed": changed_parameters(before, net) == ["fc2.b"]
+                "confirmed": probes.changed_parameters(before, net) == ["fc2.b"]
                 and bool(np.isclose(b_out, closed, rtol=1e-9, atol=1e-12))}
     if init_label == "one":
         W1, b1, W2 = w["fc1.W"], w["fc1.b"], w["fc2.W"]
@@ -480,7 +475,7 @@ def published_teacher_implied(records, n, epochs):
 
 def plot_kde(X, ys, seed, path):
     """The study's figure: KDE of x1, x2, x3 and y for each teacher (gaussian_kde, grid min − 1 … max + 1)."""
-    fig, axes = common.plt.subplots(2, 2, figsize=(13, 7))
+    fig, axes = outputs.plt.subplots(2, 2, figsize=(13, 7))
     for ax, (name, y) in zip(axes.flat, ys.items()):
         for label, v in (("x1", X[:, 0]), ("x2", X[:, 1]), ("x3", X[:, 2]), (f"y_{name}", y[:, 0])):
             grid = np.linspace(v.min() - 1, v.max() + 1, 100)
@@ -493,7 +488,7 @@ def plot_kde(X, ys, seed, path):
         ax.legend(fontsize=8)
     fig.subplots_adjust(hspace=0.35)
     fig.suptitle(f"inputs and targets (gaussian_kde, as the study), n = {len(X)}, seed {seed}")
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
 
 
 def plot_inits(records, path):
@@ -501,7 +496,7 @@ def plot_inits(records, path):
     from matplotlib.ticker import NullFormatter
     epochs = len(records[0]["mse"])
     x = np.arange(1, epochs + 1)
-    fig, axes = common.plt.subplots(2, len(TEACHERS), figsize=(17, 7.5), sharex=True)
+    fig, axes = outputs.plt.subplots(2, len(TEACHERS), figsize=(17, 7.5), sharex=True)
     for row, (student_name, inits) in enumerate((("3-10-1 tanh", list(INITS)), ("linear 3-1", LINEAR_INITS))):
         for col, teacher in enumerate(TEACHERS):
             ax = axes[row, col]
@@ -527,13 +522,13 @@ def plot_inits(records, path):
         axes[row, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle("full-batch SGD, MSE, float64; lines: median over seeds, bands: quartiles (each "
                  "seed draws its own teachers and data); stars: the study's printed values", fontsize=10)
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
 
 
 def plot_ratios(checks, path):
     """Per check: the study's one draw (literal, ×), its computation over re-draws (grey box), the correct
     per-unit distribution (coloured box, ◆ mean), the published value (★)."""
-    fig, ax = common.plt.subplots(figsize=(11, 0.55 * len(checks) + 1.5))
+    fig, ax = outputs.plt.subplots(figsize=(11, 0.55 * len(checks) + 1.5))
     ys = np.arange(len(checks))[::-1]
     for y, c in zip(ys, checks):
         if "literal_values" in c:
@@ -557,24 +552,24 @@ def plot_ratios(checks, path):
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title("literal: z = w*X elementwise, w ~ N(0, 1), E[a²]/Var(z)  vs  correct: z = X·w, w ~ N(0, gain²/fan_in), "
                  "per unit\nrelu E[f(z)²]/E[z²] (He: ½), tanh and sigmoid Var(f(z))/Var(z) (Xavier: 1)", fontsize=9)
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
 
 
 def main(argv=None):
-    p = common.parser("python -m experiments.regression", __doc__.split("\n")[0], epochs=EPOCHS, data=False,
+    p = cli.parser("python -m experiments.regression", __doc__.split("\n")[0], epochs=EPOCHS, data=False,
                       dtype=False, jobs=True, seeds=10, quick_seeds=2)
-    p.add_argument("--draws", type=common.positive_int_arg, default=None,
+    p.add_argument("--draws", type=cli.positive_int_arg, default=None,
                    help="draws of w per ratio check (default: 400, 40 with --quick)")
-    args, out, progress = common.start(p, argv)
+    args, out, progress = cli.start(p, argv)
     n = QUICK_N if args.quick else N
     draws = args.draws or (40 if args.quick else 400)
     seeds = [args.seed + i for i in range(args.seeds)]
     tasks = [(s, t, n, args.epochs) for s in seeds for t in TEACHERS]
     progress(f"{len(tasks)} (seed, teacher) cells × {len(INITS) + len(LINEAR_INITS)} students, n = {n}, "
              f"{args.epochs} epochs, --jobs {args.jobs}")
-    records = [r for cell in common.parallel_map(run_cell, tasks, args.jobs) for r in cell]
+    records = [r for cell in parallel.parallel_map(run_cell, tasks, args.jobs) for r in cell]
     progress(f"{len(records)} runs trained; {len(CHECKS)} ratio checks with {draws} draws each")
-    checks = common.parallel_map(run_check, [(i, args.seed, n, draws) for i in range(len(CHECKS))], args.jobs)
+    checks = parallel.parallel_map(run_check, [(i, args.seed, n, draws) for i in range(len(CHECKS))], args.jobs)
     progress("ratio checks done")
 
     rows = published_rows(records)
@@ -586,7 +581,7 @@ def main(argv=None):
     print()
     print("3-10-1 tanh student on the tanh teacher, final MSE (before step "
           f"{args.epochs}), over {args.seeds} seeds:")
-    print(common.format_table(
+    print(console.format_table(
         ["init", "published", "ours median", "ours min–max", "published ÷ He", "ours ÷ He median", "min–max",
          "verdict"],
         [[r["init"], "-" if r["published"] is None else r["published"], f"{r['median']:.2f}",
@@ -597,7 +592,7 @@ def main(argv=None):
     finals = final_table(records)
     print()
     print("final MSE, median over seeds (every student × teacher):")
-    print(common.format_table(["student", "init", *TEACHERS],
+    print(console.format_table(["student", "init", *TEACHERS],
                               [[s, i, *[f"{np.median(finals[(s, t, i)]):.2f}" for t in TEACHERS]]
                                for s, inits in (("linear 3-1", LINEAR_INITS), ("3-10-1 tanh", list(INITS)))
                                for i in inits]))
@@ -615,7 +610,7 @@ def main(argv=None):
           f"and Var(y) {implied['published_implies_var_y']:.2f}; ours per seed: Var(y) "
           f"{min(implied['our_var_y_per_seed']):.2f}–{max(implied['our_var_y_per_seed']):.2f}")
     print()
-    print(common.format_table(
+    print(console.format_table(
         ["check", "published", "literal (1 draw)", "literal 5–95%", "correct median", "correct 5–95%", "mean over units"],
         [[c["name"], "-" if c["published"] is None else c["published"],
           f"{c['literal']:.2f}" if "literal" in c else "-",
@@ -632,7 +627,7 @@ def main(argv=None):
     plot_kde(X, ys, args.seed, out / "regression_kde.png")
     plot_inits(records, out / "regression_inits.png")
     plot_ratios(checks, out / "regression_kaiming_ratios.png")
-    common.write_json(out / "regression.json", {
+    outputs.write_json(out / "regression.json", {
         "experiment": "regression",
         "config": {"n": n, "epochs": args.epochs, "lr_linear": LR_LINEAR, "lr_mlp": LR_MLP, "seeds": seeds,
                    "draws": draws, "quick": args.quick, "dtype": "float64",
@@ -652,4 +647,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    raise SystemExit(common.run(main, "experiments.regression"))
+    raise SystemExit(cli.run(main, "experiments.regression"))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import npnet
-from experiments import _common as common
+from experiments import _cli as cli
 from experiments import regression
 from npnet import gradcheck
 from npnet.regression import train_full_batch
@@ -139,7 +139,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
 
 @pytest.mark.parametrize("argv", [["--jobs", "x"], ["--draws", "-3"], ["--epochs", "0"]])
 def test_bad_options_are_usage_errors(argv, tmp_path, capsys):
-    assert common.run(regression.main, "experiments.regression", ["--quick", "--out", str(tmp_path), *argv]) == 2
+    assert cli.run(regression.main, "experiments.regression", ["--quick", "--out", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not list(tmp_path.iterdir())

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import npnet
-from experiments import _common as common
+from experiments import _cli as cli, _parallel as parallel
 from experiments import training
 
 FIGURES = ("compare_train_loss.png", "compare_test_accuracy.png", "lecture_inits.png", "allzero_escape.png")
@@ -117,7 +117,7 @@ def test_a_diverging_run_is_recorded_and_the_others_go_on():
               data=data, carve="test", formula="test")
     tasks = [training.task("t", "blows_up", 0, init=("normal", {"std": 1e200}), **kw),
              training.task("t", "fine", 0, init="he_normal", **kw)]
-    (bad, _), (good, _) = common.parallel_map(training.run_one, tasks, 1)
+    (bad, _), (good, _) = parallel.parallel_map(training.run_one, tasks, 1)
     assert bad["diverged"]["epoch"] == 1 and bad["diverged"]["step"] == 1
     assert "epoch 1, step 1" in bad["diverged"]["message"] and bad["test_acc"] == []
     assert good["diverged"] is None and len(good["test_acc"]) == 2
@@ -125,7 +125,7 @@ def test_a_diverging_run_is_recorded_and_the_others_go_on():
 
 def test_parallel_map_reports_each_result_in_order():
     seen = []
-    assert common.parallel_map(abs, [-3, 1, -2], 2, on_result=lambda i, r: seen.append((i, r))) == [3, 1, 2]
+    assert parallel.parallel_map(abs, [-3, 1, -2], 2, on_result=lambda i, r: seen.append((i, r))) == [3, 1, 2]
     assert seen == [(0, 3), (1, 1), (2, 2)]
 
 
@@ -135,7 +135,7 @@ def test_parallel_map_reports_each_result_in_order():
     (["--jobs", "x"], "expected an integer >= 1"),
 ])
 def test_bad_arguments_are_one_line_and_exit_2(argv, message, tmp_path, capsys):
-    assert common.run(training.main, "experiments.training", ["--out", str(tmp_path), *argv]) == 2
+    assert cli.run(training.main, "experiments.training", ["--out", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and err.startswith("experiments.training: error:")
     assert not list(tmp_path.iterdir())
