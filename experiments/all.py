@@ -47,7 +47,7 @@ DEFAULT_RESULTS = ROOT / "docs" / "RESULTS.md"
 
 def parse(argv):
     p = cli.Parser(prog="python -m experiments.all", description=__doc__.split("\n")[0],
-                      formatter_class=cli._HelpFormatter)
+                   formatter_class=cli._HelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help="every experiment's --quick run (seconds; bench and training left out), into figures/quick/")
     p.add_argument("--jobs", type=cli.positive_int_arg, default=None,
@@ -141,7 +141,7 @@ def main(argv=None):
 
     if times:
         print(console.format_table(["experiment", "seconds"], [[n, f"{s:.1f}"] for n, s in times]
-                                  + [["total", f"{sum(s for _, s in times):.1f}"]]))
+                                   + [["total", f"{sum(s for _, s in times):.1f}"]]))
     counts = book.counts()
     print(f"ledger: {len(book.rows)} rows: " + ", ".join(f"{counts[v]} {v}" for v in ledger.VERDICTS))
     todo = book.needing_keys()

@@ -327,7 +327,7 @@ def main(argv=None):
     print()
     print(f"data: {split.source}")
     print(console.format_table(["init", "activation", "mode", "dtype", "final acc", "final sym_fc1",
-                               "distinct units", "params changed"], summary_rows(records)))
+                                "distinct units", "params changed"], summary_rows(records)))
     print()
     console.print_checks(checks)
     zf = checks["zero_first_layer"]["per_activation"]

@@ -157,7 +157,7 @@ def test_the_cli_reports_a_missing_key_as_one_line_and_exit_2(small, monkeypatch
 def test_a_failing_experiment_stops_the_run_with_its_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NPNET_DATA", str(tmp_path / "no-such-dir"))
     code = cli.run(run_all.main, "experiments.all", ["--quick", "--only", "symmetry", "--only", "gradients",
-                                                        "--out", str(tmp_path)])
+                                                     "--out", str(tmp_path)])
     err = capsys.readouterr().err.splitlines()
     assert code == 2
     assert err[-1].startswith("experiments.all: error: experiments.symmetry failed (exit 2)")

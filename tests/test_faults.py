@@ -1,6 +1,6 @@
 """Faults while an experiment writes its outputs (issue 16): full disk, --out removed mid-run, a directory named
 like an output, Ctrl-C (also one Python swallows, and one during start-up). Each gives one stderr line and a non-zero
-exit, leaves the older outputs as they were and no temporary files. The writers are experiments._common's, which
+exit, leaves the older outputs as they were and no temporary files. The writers are experiments._outputs', which
 every experiment uses; one real experiment is interrupted in a subprocess."""
 import errno
 import json

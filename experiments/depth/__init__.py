@@ -30,13 +30,8 @@ the outputs.
 import json
 
 from .. import _cli as cli, _console as console, _outputs as outputs
-from .cs231n_notes import cs231n, cs231n_table, plot_cs231n
+from . import cs231n_notes, gains, init_bench, matrix_product, relu_spread
 from .forward import STUDIES
-from .gains import GAIN_Q_MORE, gains, plot_gains
-from .init_bench import init_bench, plot_init_bench
-from .matrix_product import matrix_product, plot_matrix_product
-from .relu_spread import (RS_CASES, hist_file, plot_relu_spread_ex2, plot_relu_spread_hists, plot_relu_spread_ratio,
-                          plot_relu_zero_fraction, relu_spread)
 
 
 def settings(quick):
@@ -45,7 +40,7 @@ def settings(quick):
                 "cs_depth": 10, "mp_draws": 500, "g_width": 256, "g_batch": 8, "g_depth": 50, "g_nets": 2, "g_q": ()}
     return {"ib_images": 1000, "rs_n": 1000, "rs_width": 512, "rs_depth": 20, "cs_n": 1000, "cs_width": 500,
             "cs_depth": 10, "mp_draws": 4000, "g_width": 512, "g_batch": 16, "g_depth": 50, "g_nets": 4,
-            "g_q": GAIN_Q_MORE}
+            "g_q": gains.GAIN_Q_MORE}
 
 
 def merged(path, results):
@@ -60,7 +55,7 @@ def merged(path, results):
 
 def main(argv=None):
     p = cli.parser("python -m experiments.depth", __doc__.split("\n")[0], dtype=False, jobs=True, seeds=10,
-                      quick_seeds=2)
+                   quick_seeds=2)
     p.add_argument("--study", choices=STUDIES, action="append", help="run only this study (repeatable; "
                    "default all). depth.json keeps the other studies' keys from an earlier run")
     args, out, progress = cli.start(p, argv)
@@ -76,34 +71,35 @@ def main(argv=None):
         progress(f"data: {data.source}; {n} images (seed {args.seed})")
     common_cfg = {"seed": args.seed, "quick": args.quick, "seeds": args.seeds}
     if "init-bench" in studies:
-        res = init_bench(X[:cfg["ib_images"]], seeds, args.jobs, progress)
+        res = init_bench.run(X[:cfg["ib_images"]], seeds, args.jobs, progress)
         results["init-bench"] = {**common_cfg, "data": data.info, **res}
-        plot_init_bench(res, out / "sigmoid_activation_histograms.png")
+        init_bench.plot_init_bench(res, out / "sigmoid_activation_histograms.png")
     if "relu-spread" in studies:
-        res = relu_spread(X[:cfg["rs_n"]], cfg["rs_n"], cfg["rs_width"], cfg["rs_depth"], seeds, args.jobs, progress)
+        res = relu_spread.run(X[:cfg["rs_n"]], cfg["rs_n"], cfg["rs_width"], cfg["rs_depth"], seeds, args.jobs,
+                              progress)
         results["relu-spread"] = {**common_cfg, "data": data.info, **res}
-        for case in RS_CASES:
-            plot_relu_spread_hists(res, case, out / hist_file(case))
-        plot_relu_spread_ex2(res, out / "relu_spread_check_ex2.png")
-        plot_relu_spread_ratio(res, out / "relu_spread_check_relu_ratio.png")
-        plot_relu_zero_fraction(res, out / "relu_zero_fraction.png")
+        for case in relu_spread.RS_CASES:
+            relu_spread.plot_relu_spread_hists(res, case, out / relu_spread.hist_file(case))
+        relu_spread.plot_relu_spread_ex2(res, out / "relu_spread_check_ex2.png")
+        relu_spread.plot_relu_spread_ratio(res, out / "relu_spread_check_relu_ratio.png")
+        relu_spread.plot_relu_zero_fraction(res, out / "relu_zero_fraction.png")
     if "cs231n-notes" in studies:
-        res = cs231n(cfg["cs_n"], cfg["cs_width"], cfg["cs_depth"], seeds, args.jobs, progress)
-        res["matrix_product"] = matrix_product(args.seed, cfg["mp_draws"])
+        res = cs231n_notes.run(cfg["cs_n"], cfg["cs_width"], cfg["cs_depth"], seeds, args.jobs, progress)
+        res["matrix_product"] = matrix_product.run(args.seed, cfg["mp_draws"])
         mp = res["matrix_product"]
         progress(f"cs231n-notes: product of 101 4×4 N(0,1) matrices, seed {args.seed}: "
                  f"‖P‖ = {mp['first_draw_norm']:.3g}"
                  f" (published {mp['published_norm']:.3g}, percentile {mp['published_percentile']:.0f} of ours); "
                  f"slope {mp['measured_slope']:.4f} vs λ₁ {mp['lyapunov_top']:.4f}")
         results["cs231n-notes"] = {**common_cfg, **res}
-        plot_cs231n(res, out / "cs231n_layer_stats.png")
-        plot_matrix_product(mp, out / "matrix_product.png")
-        tables.append(cs231n_table(res))
+        cs231n_notes.plot_cs231n(res, out / "cs231n_layer_stats.png")
+        matrix_product.plot_matrix_product(mp, out / "matrix_product.png")
+        tables.append(cs231n_notes.cs231n_table(res))
     if "gains" in studies:
-        res = gains(cfg["g_width"], cfg["g_batch"], cfg["g_depth"], cfg["g_nets"], cfg["g_q"], args.seed, args.jobs,
-                    progress)
+        res = gains.run(cfg["g_width"], cfg["g_batch"], cfg["g_depth"], cfg["g_nets"], cfg["g_q"], args.seed, args.jobs,
+                        progress)
         results["gains"] = {**common_cfg, **res}
-        plot_gains(res, out / "measured_gains.png")
+        gains.plot_gains(res, out / "measured_gains.png")
         tables.append(console.format_table(
             ["activation", "calculate_gain", "measured (q=1)", "mean field (q=1)", "kind"],
             [[n, f"{r['table']:.4f}", f"{r['measured']['1.0']:.4f}", f"{r['mean_field']['1.0']:.4f}", r["kind"]]

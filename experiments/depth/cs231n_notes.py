@@ -52,7 +52,7 @@ def cs231n_run(task):
     return out
 
 
-def cs231n(n, width, depth, seeds, jobs, progress):
+def run(n, width, depth, seeds, jobs, progress):
     runs = parallel.parallel_map(cs231n_run, [(s, n, width, depth) for s in seeds], jobs)
     res = {"settings": {"D": [n, width], "layers": depth, "width": width, "bias": "none", "seeds": seeds,
                         "match_rule": f"|published − mean over seeds| ≤ {CS_MATCH_Z}·SD over seeds + {CS_ROUNDING} "
@@ -152,4 +152,4 @@ def cs231n_table(res):
                          f"{c['ours_mean'][layer]:.5f} ± {c['ours_mean_sd'][layer]:.5f}",
                          ("match" if c["match"] else "DIFFERS") if layer == 0 else ""])
     return (console.format_table(["published vs ours", "layer", "std pub.", "std ours (mean ± SD)", "mean pub.",
-                                 "mean ours", "verdict"], rows) + "\n" + res["he_verdict"])
+                                  "mean ours", "verdict"], rows) + "\n" + res["he_verdict"])

@@ -59,7 +59,7 @@ def gain_run(task):
             for name, q in cases}
 
 
-def gains(width, batch, depth, nets, more_q, seed, jobs, progress):
+def run(width, batch, depth, nets, more_q, seed, jobs, progress):
     cases = [(name, 1.0) for name in GAIN_ACTS] + [(name, q) for name in GAIN_ACTS if name not in GAIN_SCALE_FREE
                                                    for q in more_q]
     runs = parallel.parallel_map(gain_run, [(seed + i, width, batch, depth, cases) for i in range(nets)], jobs)

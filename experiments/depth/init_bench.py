@@ -37,7 +37,7 @@ def sigmoid_saturated(hist):
     return float((counts[0] + counts[-1]) / counts.sum())
 
 
-def init_bench(X, seeds, jobs, progress):
+def run(X, seeds, jobs, progress):
     runs = parallel.parallel_map(init_bench_run, [(s, X) for s in seeds], jobs)
     fans = [X.shape[1]] + [IB_WIDTH] * (IB_LAYERS - 1)
     ex2 = mean_sq(X)

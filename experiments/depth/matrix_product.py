@@ -17,7 +17,7 @@ def lyapunov_top(n):
     return 0.5 * (math.log(2.0) + float(digamma(n / 2)))
 
 
-def matrix_product(seed, draws, k_max=100, n=4):
+def run(seed, draws, k_max=100, n=4):
     """log‖P_k‖_F for P_k = M_0·M_1·…·M_k, M ~ N(0, 1) n×n, ``draws`` independent products (renormalized as it goes).
 
     Also the same product with every M scaled by 1/√n (E‖Mv‖² = ‖v‖²: "variance-preserving"), whose logarithm

@@ -35,7 +35,7 @@ def relu_spread_run(task):
     return out
 
 
-def relu_spread(X_mnist, n_gauss, width, depth, seeds, jobs, progress):
+def run(X_mnist, n_gauss, width, depth, seeds, jobs, progress):
     tasks = [(s, X_mnist, n_gauss, width, depth, i == 0) for i, s in enumerate(seeds)]
     runs = parallel.parallel_map(relu_spread_run, tasks, jobs)
     ex2 = {"gaussian": 1.0, "mnist": mean_sq(X_mnist)}        # E[x²]: randn's is 1; the pixels' is measured

@@ -52,7 +52,7 @@ def check_table_lines(rows):
                       fmt(f32["max_rel_error"]), fmt(f32["max_abs_error"]), "yes" if f32["passed"] else "NO",
                       fmt(copy and copy["max_rel_error"]), fmt(cs and cs["max_rel_error"])])
     return console.format_table(["kind", "component", "f64 max rel", "f64 ok", "f32 max rel", "f32 max abs",
-                                "f32 ok", "f32 net on f64 copy", "complex step"], table)
+                                 "f32 ok", "f32 net on f64 copy", "complex step"], table)
 
 
 def main(argv=None):
@@ -113,7 +113,7 @@ def run_all(args, out, progress):
         step_rows.append([key, f"{c['best_h']:.0e}", f"{c['best_error']:.1e}", fmt(c.get("theory_best_h")),
                           fmt(c.get("truncation_slope"), ".2f"), fmt(c.get("roundoff_slope"), ".2f")])
     print(console.format_table(["scheme", "best h", "error there", "ε^(1/(p+1))", "truncation slope",
-                               "round-off slope"], step_rows))
+                                "round-off slope"], step_rows))
     print()
     print(f"3. ReLU kinks: {kinks['placed']['exact_zeros']} pre-activations exactly 0 and "
           f"{kinks['placed']['within_h_nonzero']} more within h = 1e-3 of 0")
@@ -122,7 +122,7 @@ def run_all(args, out, progress):
                   r["n_resolved"], r["n_at_kink"], r["n_skipped"], f"{r['n_failures']}+{r['n_kink_failures']}",
                   fmt(r["max_rel_error"])] for r in kinks["rows"]]
     print(console.format_table(["backward", "kinks", "check", "check right?", "kink coords", "resolved", "at kink",
-                               "skipped", "failures", "max rel (smooth)"], kink_rows))
+                                "skipped", "failures", "max rel (smooth)"], kink_rows))
     f = kinks["float32_net"]
     print(f"   float32 net: checked in {f['checked_in']} with a PrecisionWarning, "
           f"{'passed' if f['passed'] else 'FAILED'}, net unchanged: {f['net_unchanged']}")

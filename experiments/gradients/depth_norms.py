@@ -178,7 +178,7 @@ def plot_gradient_norms(study, path):
     handles, labels = axes[0, 0].get_legend_handles_labels()
     handles += [outputs.plt.Line2D([], [], color="0.3", linewidth=2.0, marker="o", markersize=4),
                 outputs.plt.Line2D([], [], color="k", linestyle="--", linewidth=0.9, marker="s", markersize=7,
-                                  markerfacecolor="none")]
+                                   markerfacecolor="none")]
     labels += ["measured", "mean-field prediction"]
     fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=9, frameon=False)
     fig.suptitle(f"Gradient norm per layer at initialization: {study['hidden_layers']} hidden layers of "

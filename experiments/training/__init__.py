@@ -44,7 +44,7 @@ STUDIES = ("init-bench", "lecture", "allzero")
 
 def parse(argv):
     p = cli.parser("python -m experiments.training", __doc__.split("\n")[0], dtype=False, jobs=True,
-                      seeds=5, quick_seeds=2)
+                   seeds=5, quick_seeds=2)
     p.add_argument("--study", action="append", choices=STUDIES, default=None,
                    help="run only this study (repeatable; default: all); training.json then holds only the "
                         "studies run, so give another --out to keep the full run's file")
@@ -122,7 +122,7 @@ def report(studies):
     if bench:
         print("\ninit-bench (batch 100): published vs ours (mean ± SD over seeds)")
         print(console.format_table(["init", "quantity", "epoch", "published", "ours", "min–max", "verdict",
-                                   "mean at batch 32/64/128", "closest batch"], [
+                                    "mean at batch 32/64/128", "closest batch"], [
             [v["init"], v["quantity"], v["epoch"], v["published"], f"{v['ours']['mean']:.4f} ± {v['ours']['sd']:.4f}",
              f"{v['ours']['min']:.3f}–{v['ours']['max']:.3f}", v["verdict"],
              "/".join(f"{v['mean_by_batch'][str(b)]:.3f}" for b in BENCH_BATCHES if str(b) in v["mean_by_batch"]),
@@ -146,7 +146,7 @@ def report(studies):
     if allzero:
         print("\nallzero: the published all-zero sigmoid net: 0.117 after epoch 1, 0.245 after epoch 5 (10,000 images)")
         print(console.format_table(["candidate", "steps/epoch", "acc ep 1", "acc ep 5", "study's ep-5 step",
-                                   "acc there", "reaches 0.245 at step", "implied batch", "distinct units", "fits"], [
+                                    "acc there", "reaches 0.245 at step", "implied batch", "distinct units", "fits"], [
             [n, c["steps_per_epoch"], f"{c['test_acc_epoch1']['mean']:.3f}",
              f"{c['test_acc_epoch5']['mean']:.3f} ± {c['test_acc_epoch5']['sd']:.3f}",
              c["study_step_epoch5_on_10000_images"], fmt(c["test_acc_at_study_step"]),

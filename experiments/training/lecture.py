@@ -1,6 +1,7 @@
 """The lecture's Adam demo: 784-128-64-10 ReLU under PyTorch's default, zero and all-ones inits."""
 from .. import _outputs as outputs
-from .runs import TORCH_DEFAULT, band, complete, curve, runs_of, stats, task
+from .runs import TORCH_DEFAULT as _TORCH
+from .runs import band, complete, curve, runs_of, stats, task
 
 
 LECTURE = {"sizes": [784, 128, 64, 10], "lr": 1e-3, "sgd_lr": 0.01, "batch": 64, "epochs": 10, "quick_epochs": 2,
@@ -10,24 +11,24 @@ LECTURE = {"sizes": [784, 128, 64, 10], "lr": 1e-3, "sgd_lr": 0.01, "batch": 64,
 _ONES = ("constant", {"value": 1.0})
 #: variant → (weight inits, bias inits, activation, relu'(0), optimizer, products, dtype, formula)
 LECTURE_VARIANTS = {
-    "default": ([TORCH_DEFAULT] * 3, [TORCH_DEFAULT] * 3, "relu", 0.0, "adam", "blas", "float64",
+    "default": ([_TORCH] * 3, [_TORCH] * 3, "relu", 0.0, "adam", "blas", "float64",
                 "PyTorch nn.Linear default: W, b ~ U(±1/√n_in)"),
-    "zero_first": (["zeros", TORCH_DEFAULT, TORCH_DEFAULT], ["zeros", TORCH_DEFAULT, TORCH_DEFAULT], "relu", 0.0, "adam", "blas", "float64",
+    "zero_first": (["zeros", _TORCH, _TORCH], ["zeros", _TORCH, _TORCH], "relu", 0.0, "adam", "blas", "float64",
                    "W1 = b1 = 0, later layers PyTorch default"),
     # every gradient but the output bias's is exactly 0 in any product mode: BLAS suffices here
     "all_zero": (["zeros"] * 3, ["zeros"] * 3, "relu", 0.0, "adam", "blas", "float64", "every W and b = 0"),
     "all_ones": ([_ONES] * 3, [_ONES] * 3, "relu", 0.0, "adam", "exact", "float64", "every W and b = 1"),
     "all_ones_blas_f32": ([_ONES] * 3, [_ONES] * 3, "relu", 0.0, "adam", "blas", "float32",
                           "every W and b = 1, BLAS float32 (what PyTorch computes)"),
-    "zero_first_tanh": (["zeros", TORCH_DEFAULT, TORCH_DEFAULT], ["zeros", TORCH_DEFAULT, TORCH_DEFAULT], "tanh", 0.0, "adam", "blas",
+    "zero_first_tanh": (["zeros", _TORCH, _TORCH], ["zeros", _TORCH, _TORCH], "tanh", 0.0, "adam", "blas",
                         "float64", "W1 = b1 = 0, tanh"),
-    "zero_first_sigmoid": (["zeros", TORCH_DEFAULT, TORCH_DEFAULT], ["zeros", TORCH_DEFAULT, TORCH_DEFAULT], "sigmoid", 0.0, "adam", "blas",
+    "zero_first_sigmoid": (["zeros", _TORCH, _TORCH], ["zeros", _TORCH, _TORCH], "sigmoid", 0.0, "adam", "blas",
                            "float64", "W1 = b1 = 0, sigmoid"),
-    "zero_first_relu1": (["zeros", TORCH_DEFAULT, TORCH_DEFAULT], ["zeros", TORCH_DEFAULT, TORCH_DEFAULT], "relu", 1.0, "adam", "blas",
+    "zero_first_relu1": (["zeros", _TORCH, _TORCH], ["zeros", _TORCH, _TORCH], "relu", 1.0, "adam", "blas",
                          "float64", "W1 = b1 = 0, ReLU with relu'(0) = 1"),
-    "default_sgd": ([TORCH_DEFAULT] * 3, [TORCH_DEFAULT] * 3, "relu", 0.0, "sgd", "blas", "float64",
+    "default_sgd": ([_TORCH] * 3, [_TORCH] * 3, "relu", 0.0, "sgd", "blas", "float64",
                     "PyTorch default, plain SGD lr 0.01"),
-    "zero_first_sgd": (["zeros", TORCH_DEFAULT, TORCH_DEFAULT], ["zeros", TORCH_DEFAULT, TORCH_DEFAULT], "relu", 0.0, "sgd", "blas", "float64",
+    "zero_first_sgd": (["zeros", _TORCH, _TORCH], ["zeros", _TORCH, _TORCH], "relu", 0.0, "sgd", "blas", "float64",
                        "W1 = b1 = 0, plain SGD lr 0.01"),
 }
 
