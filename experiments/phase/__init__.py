@@ -54,11 +54,11 @@ from npnet import meanfield
 
 from .. import _cli as cli, _console as console, _outputs as outputs, _parallel as parallel
 from .correlation_depth import fit_correlation_depth, measure_xi, relaxation_depth
-from .plots import figures
 from .grid import annotate, cache_path, cell_settings, deepest_trained, read_cached, run_cells, train_cell, verdict
 from .protocol import (BATCH, DTYPE, LR_SCALE, N_TEST, N_TRAIN, PROTOCOL, PUBLISHED, QUICK, RELU_DEPTHS, SIGMA_B2,
                        STEPS, TANH_DEPTHS, TANH_SIGMA_W2, THEORY_POINTS, TRAINED, WIDTH, XI_C0, XI_PAIRS,
                        XI_SIGMA_W2, XI_WIDTH)
+from .plots import figures
 from .theory import theory_curve, theory_point
 
 __all__ = ["main", "cache_path", "cell_settings", "read_cached", "train_cell", "measure_xi", "fit_correlation_depth",

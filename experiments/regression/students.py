@@ -7,6 +7,7 @@ from npnet import probes
 from npnet.regression import train_full_batch
 
 from .. import _outputs as outputs
+from .._compare import in_band
 from .teachers import HIDDEN, LR_LINEAR, LR_MLP, TEACHERS, make_data
 
 
@@ -111,7 +112,7 @@ def published_rows(records):
         if pub is None:
             row["verdict"] = "not published"
         else:
-            inside = [row["min"] <= pub <= row["max"], row["over_he_min"] <= pub_rel <= row["over_he_max"]]
+            inside = [in_band(pub, row["min"], row["max"]), in_band(pub_rel, row["over_he_min"], row["over_he_max"])]
             row["verdict"] = {(True, True): "reproduced (inside both ranges)", (True, False): "MSE inside, ratio outside",
                               (False, True): "ratio to He inside, MSE outside",
                               (False, False): "not reproduced"}[tuple(inside)]
@@ -126,7 +127,7 @@ def random_reading(rows):
     target = PUBLISHED_MSE[RANDOM_LITERAL] / PUBLISHED_MSE["he"]
 
     def distance(r):
-        return 0.0 if r["over_he_min"] <= target <= r["over_he_max"] else \
+        return 0.0 if in_band(target, r["over_he_min"], r["over_he_max"]) else \
             min(abs(r["over_he_min"] - target), abs(r["over_he_max"] - target))
 
     match = min((RANDOM_LITERAL, RANDOM_INTENDED), key=lambda k: distance(by[k]))

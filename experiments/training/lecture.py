@@ -1,5 +1,6 @@
 """The lecture's Adam demo: 784-128-64-10 ReLU under PyTorch's default, zero and all-ones inits."""
 from .. import _outputs as outputs
+from .._compare import in_band
 from .runs import TORCH_DEFAULT as _TORCH
 from .runs import band, complete, curve, runs_of, stats, task
 
@@ -44,7 +45,7 @@ def lecture_tasks(data, carve, seeds, epochs):
 
 
 def in_range(value, low, high):
-    return "confirmed" if low <= value <= high else ("above the range" if value > high else "below the range")
+    return "confirmed" if in_band(value, low, high) else ("above the range" if value > high else "below the range")
 
 
 def lecture_summary(records, test_shares):
