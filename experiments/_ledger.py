@@ -222,12 +222,18 @@ def same(a, b):
 
 
 def spread(claim, ours, band):
-    """Our band as our value's spread: (lo − ours, hi − ours), or (lo/ours, hi/ours) for ``log = true`` rows.
+    """Our band as our value's spread: (lo − ours, hi − ours), or (lo/ours, hi/ours) for ``log = true`` rows; for a
+    table series (published, ours and the band lists, one entry a layer) the same, entry by entry.
 
     The verdict then depends on ours: a counterfactual value of ours carries the same spread. Ours must lie in its
     own band (it is the band's central value: a mean or median of the same seeds); LedgerError otherwise."""
-    _need_numbers(claim, ours, *band)
     lo, hi = band
+    if isinstance(ours, list):
+        if not (isinstance(lo, list) and isinstance(hi, list) and len(lo) == len(hi) == len(ours)):
+            raise LedgerError(f"claim {claim['id']}: a series band needs lists as long as ours ({len(ours)})")
+        parts = [spread({**claim, "log": False}, o, (a, b)) for o, a, b in zip(ours, lo, hi)]
+        return ("+", [p[1] for p in parts], [p[2] for p in parts])
+    _need_numbers(claim, ours, lo, hi)
     if not lo <= ours <= hi:
         raise LedgerError(f"claim {claim['id']}: ours ({_fmt(ours)}) lies outside its own band [{_fmt(lo)}, "
                           f"{_fmt(hi)}]: the value shown must be the band's central value")
@@ -236,6 +242,23 @@ def spread(claim, ours, band):
             raise LedgerError(f"claim {claim['id']}: a log band needs positive values, got [{_fmt(lo)}, {_fmt(hi)}]")
         return ("×", lo / ours, hi / ours)
     return ("+", lo - ours, hi - ours)
+
+
+def _series_band(claim, ours, pub, band):
+    """(hit, detail) of a table series: every published entry inside our band placed around ours (± tol)."""
+    op, a, b = band
+    if not (isinstance(ours, list) and isinstance(pub, list) and len(ours) == len(pub) == len(a)):
+        raise LedgerError(f"claim {claim['id']}: a series needs ours and published lists of the band's length "
+                          f"({len(a)})")
+    _need_numbers(claim, 0.0, *ours, *pub)
+    tol = claim.get("tol", 0.0)
+    inside = [o + x - tol <= p <= o + y + tol for o, x, y, p in zip(ours, a, b, pub)]
+    worst = max(range(len(pub)), key=lambda i: min(abs(pub[i] - ours[i] - a[i]), abs(pub[i] - ours[i] - b[i]))
+                if not inside[i] else -1)
+    detail = f"published in our band at {sum(inside)}/{len(inside)} entries" + \
+        ("" if all(inside) else f" (entry {worst + 1}: {_fmt(pub[worst])} vs [{_fmt(ours[worst] + a[worst])}, "
+                                f"{_fmt(ours[worst] + b[worst])}])") + (f" ± {_fmt(tol)}" if tol else "")
+    return all(inside), detail
 
 
 def verdict(claim, ours, band=None):
@@ -268,6 +291,9 @@ def verdict(claim, ours, band=None):
     if rule == "band":
         if band is None:
             raise LedgerError(f"claim {claim['id']}: rule 'band' needs its band")
+        if isinstance(pub, list):
+            hit, detail = _series_band(claim, ours, pub, band)
+            return (REPRODUCED if hit else REFUTED), detail
         _need_numbers(claim, ours, pub)
         op, a, b = band
         lo, hi = (ours + a, ours + b) if op == "+" else (ours * a, ours * b)
@@ -296,7 +322,7 @@ def counterfactual_verdict(row):
     c = row.claim
     if c["rule"] in UNCOMPARED or row.verdict == PENDING:
         return None
-    return verdict(c, c["counterfactual"], row.band)[0]
+    return verdict(c, row.counterfactual, row.band)[0]
 
 
 # ---------------------------------------------------------------------------------------------------- the file
@@ -349,14 +375,16 @@ def load(path=None):
                                   "counterfactual")
         elif "counterfactual" not in c or not c.get("counterfactual_means"):
             raise LedgerError(f"{where}: claim {cid}: needs counterfactual (a value of ours that would change the "
-                              "verdict) and counterfactual_means (what that value would say)")
+                              "verdict, or {path = key path} to read it) and counterfactual_means (what it would say)")
+        elif isinstance(c["counterfactual"], dict) and set(c["counterfactual"]) != {"path"}:
+            raise LedgerError(f"{where}: claim {cid}: counterfactual as a table is {{path = \"key path\"}}")
         if "log" in c and (c["rule"] != "band" or not isinstance(c["log"], bool)):
             raise LedgerError(f"{where}: claim {cid}: log = true|false belongs to band rows only")
         if c["study"] not in studies:
             raise LedgerError(f"{where}: claim {cid}: unknown study {c['study']!r}; valid: {', '.join(studies)}")
-        if "quote" in c and studies[c["study"]].get("language", "English") != "English" and not c.get("gloss"):
-            raise LedgerError(f"{where}: claim {cid}: a quote in {studies[c['study']]['language']} needs its English "
-                              "gloss")
+        if "quote" in c and any(ord(ch) >= 0x2E80 for ch in c["quote"]) and not c.get("gloss"):
+            raise LedgerError(f"{where}: claim {cid}: a quote in {studies[c['study']].get('language', 'its language')} "
+                              "needs its English gloss")
         if c["experiment"] not in catalog:
             raise LedgerError(f"{where}: claim {cid}: experiment {c['experiment']!r} has no [experiments."
                               f"{c['experiment']}] entry")
@@ -409,6 +437,7 @@ class Row:
     band: tuple = None          # rule 'band': our spread around ours (see ``spread``)
     evidence: list = field(default_factory=list)     # [(label, value text, source)]
     flipped: str = None         # the verdict at the counterfactual value
+    counterfactual: object = None   # that value (read from the JSON when the row gives {path = …})
 
     @property
     def ours_text(self):
@@ -434,7 +463,7 @@ class Row:
         c = self.claim
         if c["rule"] in UNCOMPARED:
             return "—"
-        return f"{_fmt(c['counterfactual'])} ({c['counterfactual_means']})" + \
+        return f"{_fmt(self.counterfactual)} ({c['counterfactual_means']})" + \
             (f" → {self.flipped}" if self.flipped else "")
 
 
@@ -509,7 +538,10 @@ def build(figures_dir, experiments, claims_path=None, exists=module_exists):
             if c["rule"] == "band":
                 row.band = spread(c, row.ours, _band(ledger.json[exp], c["band"]))
             row.verdict, detail = verdict(c, row.ours, row.band)
-            row.flipped = counterfactual_verdict(row)
+            if c["rule"] not in UNCOMPARED:
+                cf = c["counterfactual"]
+                row.counterfactual = lookup(ledger.json[exp], cf["path"]) if isinstance(cf, dict) else cf
+                row.flipped = counterfactual_verdict(row)
             row.evidence = _evidence(ledger, figures_dir, exp, c)
         except LedgerError as exc:
             raise LedgerError(f"claim {c['id']} ({exp}.json: {c['ours']}): {exc}") from None
