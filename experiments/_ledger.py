@@ -1,10 +1,17 @@
 """The claims ledger: each published claim (experiments/claims.toml) beside npnet's number and an explicit verdict.
 
 The published side lives only in claims.toml. npnet's side is never typed in: every row names the JSON an
-experiment wrote and a *key path* into it, read here. Each row has a rule that turns (published, ours) into one
-verdict and a one-line reason:
+experiment wrote and a *key path* into it, read here. One claim of a study is one row; each row has a rule that
+turns (published, ours) into one verdict and a one-line reason:
 
-  reproduced · same direction, different size · refuted · not comparable   (and pending, see below)
+  reproduced · same direction, different size · refuted · not comparable · not checkable   (and pending, below)
+
+Every compared row states its *counterfactual*: a value of ours (typed, or read by a key path, e.g. the competing
+init's measured value) under which the rule gives another verdict; the tests feed it and require the change, so no
+rule is one that cannot fail. A band rule places our seed band around our value (``spread``), so its verdict
+depends on ours. Runs at other settings are *evidence* shown inside a row, never verdicts of their own; our
+readings of a study are *findings*, rendered apart. RESULTS.md names the commit each JSON was produced at (the
+runtime block of the shared output helper).
 
 Key paths (the ``ours`` field of a row), read left to right from the experiment's JSON:
   name            a dict key; quote it when it holds '.', '[' or ']':  checks."odd.key".value
@@ -234,7 +241,8 @@ def spread(claim, ours, band):
         parts = [spread({**claim, "log": False}, o, (a, b)) for o, a, b in zip(ours, lo, hi)]
         return ("+", [p[1] for p in parts], [p[2] for p in parts])
     _need_numbers(claim, ours, lo, hi)
-    if not lo <= ours <= hi:
+    slack = 1e-9 * max(abs(lo), abs(hi))            # a mean of equal values can round past them
+    if not lo - slack <= ours <= hi + slack:
         raise LedgerError(f"claim {claim['id']}: ours ({_fmt(ours)}) lies outside its own band [{_fmt(lo)}, "
                           f"{_fmt(hi)}]: the value shown must be the band's central value")
     if claim.get("log"):
@@ -583,8 +591,10 @@ def _band(data, band):
             raise LedgerError(f"band {band!r} is not a list of numbers")
         return [min(values), max(values)]
     lo, hi = (lookup(data, p) for p in band)
+    if isinstance(lo, list) and isinstance(hi, list) and all(_is_number(v) for v in lo + hi):
+        return [lo, hi]                               # a table series: one band entry a layer
     if not (_is_number(lo) and _is_number(hi)):
-        raise LedgerError(f"band {band!r} does not hold two numbers")
+        raise LedgerError(f"band {band!r} does not hold two numbers (or two lists of numbers)")
     return [lo, hi]
 
 

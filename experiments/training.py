@@ -90,6 +90,20 @@ LECTURE_VARIANTS = {
                        "W1 = b1 = 0, plain SGD lr 0.01"),
 }
 
+#: the lecture's number of Adam steps: 10 epochs of 60,000 images at batch 64 (938 steps an epoch)
+LECTURE_STUDY_STEPS = 10 * math.ceil(60_000 / 64)
+#: variants rerun for about that many steps on the offline split (more epochs over fewer images): the rows whose
+#: result depends on the step count read these; the zero-init variants do not need it (their frozen parameters
+#: get exactly zero gradient at every step)
+LECTURE_STEP_MATCHED = {"default_steps": "default", "all_ones_blas_f32_steps": "all_ones_blas_f32"}
+
+
+def step_matched_epochs(n_train, batch=None, steps=LECTURE_STUDY_STEPS):
+    """Epochs over ``n_train`` images whose steps come closest to ``steps`` (9,375 for 9,380 on 8,000 images)."""
+    per_epoch = math.ceil(n_train / (batch or LECTURE["batch"]))
+    return max(1, round(steps / per_epoch))
+
+
 # ---------------------------------------------------------------- study 3: init-bench's all-zero sigmoid net
 
 ALLZERO = {"sizes": [784, 100, 10], "lr": 0.1, "batch": 100, "epochs": 15, "quick_epochs": 2, "study_epochs": 5,
@@ -102,6 +116,9 @@ ALLZERO_CANDIDATES = {
     "blas_f32": (100, "blas", "float32", False),
     "normalized": (100, "exact", "float64", True),
 }
+#: the batch the sweep implies for 0.245 (its 5 epochs of 10,000 images are then the ≈ 1,000 steps the net needs
+#: to leave the plateau), run to check the fit; kept out of the sweep's summaries above
+ALLZERO_FIT = {"batch50": (50, "exact", "float64", False)}
 
 
 def task(study, variant, seed, *, sizes, init, bias, activation, optimizer, lr, batch, epochs, data, carve,
@@ -192,23 +209,30 @@ def bench_tasks(data, carve, seeds, epochs, batches=BENCH_BATCHES):
             for name, (spec, formula) in BENCH_INITS.items() for seed in seeds]
 
 
-def lecture_tasks(data, carve, seeds, epochs):
+def lecture_tasks(data, carve, seeds, epochs, variants=None):
+    """The lecture's runs: every variant for ``epochs`` (or ``variants``: {name: (variant it repeats, epochs)})."""
+    plan = variants or {name: (name, epochs) for name in LECTURE_VARIANTS}
     out = []
-    for name, (inits, biases, act, relu0, opt, products, dtype, formula) in LECTURE_VARIANTS.items():
+    for name, (base, n_epochs) in plan.items():
+        inits, biases, act, relu0, opt, products, dtype, formula = LECTURE_VARIANTS[base]
         lr = LECTURE["sgd_lr"] if opt == "sgd" else LECTURE["lr"]
+        if name != base:
+            formula += f"; {n_epochs} epochs, to match the lecture's {LECTURE_STUDY_STEPS:,} Adam steps"
         out += [task("lecture", name, seed, sizes=LECTURE["sizes"], init=inits, bias=biases, activation=act,
-                     relu0=relu0, optimizer=opt, lr=lr, batch=LECTURE["batch"], epochs=epochs, products=products,
+                     relu0=relu0, optimizer=opt, lr=lr, batch=LECTURE["batch"], epochs=n_epochs, products=products,
                      dtype=dtype, data=data, carve=carve, formula=formula) for seed in seeds]
     return out
 
 
-def allzero_tasks(data, carve, seeds, epochs, ceiling_epochs):
+def allzero_tasks(data, carve, seeds, epochs, ceiling_epochs, candidates=ALLZERO_CANDIDATES, ceiling=True):
     out = []
-    for name, (batch, products, dtype, normalize) in ALLZERO_CANDIDATES.items():
+    for name, (batch, products, dtype, normalize) in candidates.items():
         out += [task("allzero", name, seed, sizes=ALLZERO["sizes"], init="zeros", bias="zeros", activation="sigmoid",
                      optimizer="sgd", lr=ALLZERO["lr"], batch=batch, epochs=epochs, products=products, dtype=dtype,
                      data={**data, "normalize": normalize}, carve=carve, formula="every W and b = 0")
                 for seed in seeds]
+    if not ceiling:
+        return out
     # what the all-zero net is equivalent to, trained as well as it can be: one sigmoid hidden unit
     out += [task("allzero", "one_unit_ceiling", seed, sizes=[784, 1, 10], init=_TORCH, bias=_TORCH,
                  activation="sigmoid", optimizer="adam", lr=ALLZERO["ceiling_lr"], batch=ALLZERO["batch"],
@@ -310,13 +334,14 @@ def in_range(value, low, high):
 
 
 def lecture_summary(records, test_shares):
+    names = [*LECTURE_VARIANTS, *(n for n in LECTURE_STEP_MATCHED if runs_of(records, "lecture", n))]
     finals = {name: stats([r["test_acc"][-1] for r in complete(runs_of(records, "lecture", name))])
-              for name in LECTURE_VARIANTS if complete(runs_of(records, "lecture", name))}
+              for name in names if complete(runs_of(records, "lecture", name))}
     curves = {name: {key: curve(runs_of(records, "lecture", name), key) for key in ("train_loss", "test_loss",
                                                                                      "test_acc")}
-              for name in LECTURE_VARIANTS}
+              for name in names}
     diverged = {name: sum(r["diverged"] is not None for r in runs_of(records, "lecture", name))
-                for name in LECTURE_VARIANTS}
+                for name in names}
 
     def first_layer_frozen(name):
         runs = runs_of(records, "lecture", name)
@@ -353,13 +378,14 @@ def lecture_summary(records, test_shares):
         verdicts.append({
             "claim": "all zero: ≈ 10 %, and only zeros in the final weights", "variant": "all_zero",
             "ours": finals["all_zero"], "nonzero_params_after_training": nonzero,
+            "nonzero_weights_after_training": [p for p in nonzero if p.endswith(".W")],
             "verdict": ("≈ 10 % confirmed; 'only zeros' wrong: the output bias learns" if nonzero == ["fc3.b"]
                         else "see numbers"),
             "reason": "hidden outputs are ReLU(0) = 0 and W3 = 0, so every gradient but the output bias's is exactly "
                       "0; the output bias learns the class frequencies, so the net predicts the most frequent "
                       f"training class for every image (test accuracy = that class's share, max share "
                       f"{max(test_shares):.3f})"})
-    for name in ("all_ones", "all_ones_blas_f32"):
+    for name in ("all_ones", "all_ones_blas_f32", "all_ones_blas_f32_steps"):
         if name in finals:
             runs = complete(runs_of(records, "lecture", name))
             rows = sorted({tuple(r["distinct_rows"][-1]) for r in runs})
@@ -408,7 +434,7 @@ def allzero_summary(records, data_n_train, constant_level):
     target, first = ALLZERO_PUBLISHED[5], ALLZERO_PUBLISHED[1]
     study_epochs, n_study = ALLZERO["study_epochs"], ALLZERO["n"][0]
     candidates = {}
-    for name in ALLZERO_CANDIDATES:
+    for name in (*ALLZERO_CANDIDATES, *ALLZERO_FIT):
         runs = complete(runs_of(records, "allzero", name))
         if not runs:
             continue
@@ -437,7 +463,7 @@ def allzero_summary(records, data_n_train, constant_level):
     best_zero = max((max(r["test_acc"]) for r in records if r["study"] == "allzero" and r["diverged"] is None
                      and r["variant"] != "one_unit_ceiling"), default=None)
     f32, exact = candidates.get("blas_f32"), candidates.get(f"batch{ALLZERO['batch']}")
-    sweep = {n: c for n, c in candidates.items() if n.startswith("batch")}
+    sweep = {n: c for n, c in candidates.items() if n.startswith("batch") and n in ALLZERO_CANDIDATES}
     implied = [c["implied_batch_for_published"] for c in sweep.values() if c["implied_batch_for_published"]]
     explanations = {
         "float32_round_off": None if not (f32 and exact) else {
@@ -465,7 +491,8 @@ def allzero_summary(records, data_n_train, constant_level):
             "all_zero_best_test_acc": best_zero, "explanations": explanations,
             "fitting_candidates": [n for n, c in candidates.items() if c["fits_published"]],
             "curves": {n: curve(runs_of(records, "allzero", n), "test_acc") for n in (*ALLZERO_CANDIDATES,
-                                                                                       "one_unit_ceiling")}}
+                                                                                       "one_unit_ceiling", *ALLZERO_FIT)
+                       if n in ALLZERO_CANDIDATES or n == "one_unit_ceiling" or runs_of(records, "allzero", n)}}
 
 
 # ---------------------------------------------------------------- figures
@@ -623,7 +650,7 @@ def main(argv=None):
         n = BENCH["quick_n"] if args.quick else BENCH["n"]
         ref, data_info["init-bench"], shares["init-bench"] = study_data(args, progress, *n)
         data_info["allzero"], shares["allzero"] = data_info["init-bench"], shares["init-bench"]
-        carve = data_info["init-bench"]["source"]
+        carve, ref_allzero = data_info["init-bench"]["source"], ref
         if "init-bench" in args.study:
             tasks += bench_tasks(ref, carve, seeds, BENCH["quick_epochs"] if args.quick else BENCH["epochs"],
                                  QUICK_BENCH_BATCHES if args.quick else BENCH_BATCHES)
@@ -635,8 +662,19 @@ def main(argv=None):
         n = LECTURE["quick_n"] if args.quick else LECTURE["n"]
         ref, data_info["lecture"], shares["lecture"] = study_data(args, progress, *n,
                                                                   fallback=None if args.quick else LECTURE["offline_n"])
+        ref_lecture = ref
         tasks += lecture_tasks({**ref, "normalize": True}, data_info["lecture"]["source"], seeds,
                                LECTURE["quick_epochs"] if args.quick else LECTURE["epochs"])
+    # added runs, after all the others: the step-matched lecture variants and the batch that fits 0.245
+    if "lecture" in args.study:
+        matched = step_matched_epochs(data_info["lecture"]["n_train"])
+        tasks += lecture_tasks({**ref_lecture, "normalize": True}, data_info["lecture"]["source"], seeds, None,
+                               {name: (base, LECTURE["quick_epochs"] if args.quick else matched)
+                                for name, base in LECTURE_STEP_MATCHED.items()})
+    if "allzero" in args.study:
+        tasks += allzero_tasks(ref_allzero, data_info["allzero"]["source"], seeds,
+                               ALLZERO["quick_epochs"] if args.quick else ALLZERO["epochs"], None,
+                               candidates=ALLZERO_FIT, ceiling=False)
     progress(f"{len(tasks)} runs ({', '.join(args.study)}; {args.seeds} seeds) on {args.jobs} worker process(es)")
     results = common.parallel_map(run_one, tasks, args.jobs, on_result=progress_line(progress, len(tasks)))
     records = [r for r, _ in results]
@@ -663,8 +701,13 @@ def main(argv=None):
                    "init-bench": {**BENCH, "extra_batches": list(QUICK_BENCH_BATCHES if args.quick else BENCH_BATCHES),
                                   "inits": {k: v[1] for k, v in BENCH_INITS.items()}},
                    "lecture": {**LECTURE, "normalize": list(NORMALIZE),
-                               "variants": {k: v[-1] for k, v in LECTURE_VARIANTS.items()}},
-                   "allzero": {**ALLZERO, "batches": list(ALLZERO_BATCHES)}},
+                               "variants": {k: v[-1] for k, v in LECTURE_VARIANTS.items()},
+                               "study_steps": LECTURE_STUDY_STEPS,
+                               "step_matched": {k: {"repeats": v, "epochs": step_matched_epochs(
+                                   data_info["lecture"]["n_train"]) if not args.quick else LECTURE["quick_epochs"]}
+                                   for k, v in LECTURE_STEP_MATCHED.items()} if "lecture" in data_info else {}},
+                   "allzero": {**ALLZERO, "batches": list(ALLZERO_BATCHES),
+                               "fit_batches": [v[0] for v in ALLZERO_FIT.values()]}},
         "data": data_info,
         "published": {"init-bench": BENCH_PUBLISHED, "allzero": ALLZERO_PUBLISHED},
         "runs": records,
