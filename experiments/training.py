@@ -14,11 +14,14 @@ init-bench   init-bench's figures 5 and 6: 784 → 5×100 ReLU → 10, softmax c
 lecture      the lecture's Adam demo: 784-128-64-10 ReLU, inputs (x − 0.1307)/0.3081, Adam lr 1e-3, batch 64,
              10 epochs, the full training set when OpenML/cache has it (offline: the bundled split, first 8,000
              / last 2,000). Inits: PyTorch's Linear default, zero first layer, all zero, all ones; plus zero
-             first layer for tanh, sigmoid and relu'(0) = 1, and under SGD. Figure lecture_inits.png.
+             first layer for tanh, sigmoid and relu'(0) = 1, and under SGD. The lecture's 10 epochs of 60,000 images
+             are 9,380 Adam steps: the default and float32 all-ones variants are run again for as many steps on
+             the offline split (75 epochs of 8,000: "default_steps", "all_ones_blas_f32_steps"; --quick: 2 epochs).
+             Figure lecture_inits.png.
 allzero      why init-bench's all-zero 784-100-10 sigmoid net (SGD lr 0.1, 5 epochs) reached 0.245: the
              candidates batch size, more epochs, float32 BLAS round-off, input normalization and the training-set
-             size, measured, and the ceiling of the one-hidden-unit net it is equivalent to. Figure
-             allzero_escape.png.
+             size, measured, and the ceiling of the one-hidden-unit net it is equivalent to; then batch 50, the
+             batch the sweep implies, to check that it fits both published numbers. Figure allzero_escape.png.
 
 Every run is a task for ``_common.parallel_map`` (joblib, one BLAS thread per task): ``--jobs N`` gives the same
 JSON as ``--jobs 1``, byte for byte, apart from the "timing" entry; ``joblib.parallel_config(backend="dask")``

@@ -143,6 +143,12 @@ def test_a_stale_results_md_fails_the_committed_check(book, tmp_path):
     assert stale != text
 
 
+def toml_value(v):
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + "}"
+    return json.dumps(v, ensure_ascii=False)
+
+
 def test_a_row_without_counterfactual_or_gloss_is_rejected(tmp_path):
     (tmp_path / "small.json").write_text(json.dumps({"v": 0.5}), encoding="utf-8")
     base = {"id": "c1", "study": "init-bench", "experiment": "small", "claim": "x", "published": 0.5, "ours": "v",
@@ -150,7 +156,7 @@ def test_a_row_without_counterfactual_or_gloss_is_rejected(tmp_path):
 
     def write(row):
         text = '[studies.init-bench]\nclaims = 1\n\n[experiments.small]\ntitle = "t"\nfigures = []\n\n[[claim]]\n'
-        text += "".join(f"{k} = {json.dumps(v, ensure_ascii=False)}\n" for k, v in row.items())
+        text += "".join(f"{k} = {toml_value(v)}\n" for k, v in row.items())
         (tmp_path / "c.toml").write_text(text, encoding="utf-8")
         return ledger.build(tmp_path, ["small"], claims_path=tmp_path / "c.toml", exists=lambda n: True)
 
