@@ -32,6 +32,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._compare import in_band
+
 CLAIMS = Path(__file__).with_name("claims.toml")
 
 REPRODUCED = "reproduced"
@@ -260,7 +262,7 @@ def _series_band(claim, ours, pub, band):
                           f"({len(a)})")
     _need_numbers(claim, 0.0, *ours, *pub)
     tol = claim.get("tol", 0.0)
-    inside = [o + x - tol <= p <= o + y + tol for o, x, y, p in zip(ours, a, b, pub)]
+    inside = [in_band(p, o + x - tol, o + y + tol) for o, x, y, p in zip(ours, a, b, pub)]
     worst = max(range(len(pub)), key=lambda i: min(abs(pub[i] - ours[i] - a[i]), abs(pub[i] - ours[i] - b[i]))
                 if not inside[i] else -1)
     detail = f"published in our band at {sum(inside)}/{len(inside)} entries" + \
@@ -294,8 +296,8 @@ def verdict(claim, ours, band=None):
             raise LedgerError(f"claim {claim['id']}: rule 'range' needs published = [lo, hi], got {pub!r}")
         _need_numbers(claim, ours, *pub)
         lo, hi = pub
-        return _graded(claim, ours, lo <= ours <= hi, f"ours {'in' if lo <= ours <= hi else 'outside'} "
-                                                      f"[{_fmt(lo)}, {_fmt(hi)}]")
+        hit = in_band(ours, lo, hi)
+        return _graded(claim, ours, hit, f"ours {'in' if hit else 'outside'} [{_fmt(lo)}, {_fmt(hi)}]")
     if rule == "band":
         if band is None:
             raise LedgerError(f"claim {claim['id']}: rule 'band' needs its band")
@@ -306,7 +308,7 @@ def verdict(claim, ours, band=None):
         op, a, b = band
         lo, hi = (ours + a, ours + b) if op == "+" else (ours * a, ours * b)
         tol = claim.get("tol", 0.0)
-        hit = lo - tol <= pub <= hi + tol
+        hit = in_band(pub, lo - tol, hi + tol)
         band_text = f"[{_fmt(lo)}, {_fmt(hi)}]" + (f" ± {_fmt(tol)}" if tol else "")
         return _graded(claim, ours, hit, f"published {'in' if hit else 'outside'} our band {band_text}")
     _need_numbers(claim, ours, pub)

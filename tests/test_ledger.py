@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import _common as common
+from experiments import _outputs as common
 from experiments import _ledger as ledger
 from experiments import all as run_all
 
