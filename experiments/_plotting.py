@@ -24,9 +24,11 @@ LEGEND_FONTSIZE = 8
 
 
 def published(ax, x, y, study, what=None, color="white", **extra):
-    """Published value(s) at ``x``/``y`` as the house star, legend "published, <study>[: <what>]". ``color`` fills
-    the star: the colour of the series of ours it belongs to."""
+    """Published value(s) at ``x``/``y`` as the house star, legend "published, <study>[: <what>]" (once per
+    panel). ``color`` fills the star: the colour of the series of ours it belongs to."""
     label = f"published, {study}" + (f": {what}" if what else "")
+    if label in {h.get_label() for h in ax.get_lines()}:
+        label = "_" + label           # the same published series drawn in pieces: one legend entry
     x, y = np.atleast_1d(x), np.atleast_1d(y)
     return ax.plot(x, y, markerfacecolor=color, label=label, **{**PUBLISHED_STYLE, **extra})[0]
 
@@ -80,7 +82,8 @@ def legend_outside(ax, where="right", **kw):
     kw.setdefault("fontsize", LEGEND_FONTSIZE)
     if where == "right":
         return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kw)
-    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), borderaxespad=0.0, **kw)
+    # below: clear of the tick labels and the x label whatever the panel's height (the pad is in font sizes)
+    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), borderaxespad=4.2, **kw)
 
 
 def figure_legend(fig, handles=None, ncol=4, y=0.0, **kw):

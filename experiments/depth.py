@@ -4,12 +4,12 @@ Run:  python -m experiments.depth                          (every study: ~45 s o
       python -m experiments.depth --study relu-spread      (one study; --study repeats)
       python -m experiments.depth --quick                  (seconds; same files, to figures/quick/)
 
-Studies (../shared/studies: 000 §図4, 001, 003), each a key of figures/depth.json with the published values beside ours:
+Studies, each a key of figures/depth.json with the published values beside ours:
   init-bench    1,000 MNIST images through 5 sigmoid layers of 100 (width unstated: its model's 100), no bias,
                 W ~ N(0, 1), N(0, 0.01²), N(0, 1/n) ("Xavier") → sigmoid_activation_histograms.png
   relu-spread   20 layers, z = x·Wᵀ, no bias: A) 1/√n + identity, B) 1/√n + ReLU, C) He √(2/n) + ReLU, on Gaussian
-                input (1,000 × 512, width 512) and on 1,000 MNIST images → hist_A)_Xavier_+_Identity.png,
-                hist_B)_Xavier_+_ReLU.png, hist_C)_He_+_ReLU.png, relu_spread_check_ex2.png,
+                input (1,000 × 512, width 512) and on 1,000 MNIST images → relu_spread_hist_xavier_identity.png,
+                relu_spread_hist_xavier_relu.png, relu_spread_hist_he_relu.png, relu_spread_check_ex2.png,
                 relu_spread_check_relu_ratio.png, relu_zero_fraction.png
   cs231n-notes  D = randn(1000, 500), 10 layers of 500, no bias, tanh/ReLU under randn·0.01, randn·1, randn/√fan_in,
                 He; per-layer mean/std over --seeds seeds beside the published tables → cs231n_layer_stats.png; the
@@ -27,12 +27,14 @@ import json
 import math
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 from scipy.special import digamma, polygamma
 
 from npnet import init as npinit
 from npnet import meanfield
 
 from . import _common as common
+from . import _plotting as plotting
 
 STUDIES = ("init-bench", "relu-spread", "cs231n-notes", "gains")
 STUDY_PART = {name: i + 1 for i, name in enumerate(STUDIES)}   # seeds each study's Generator apart
@@ -200,36 +202,58 @@ def init_bench_verdict(inits):
 
 def plot_init_bench(res, path):
     inits = res["inits"]
-    fig, axes = common.plt.subplots(len(inits), IB_LAYERS + 1, figsize=(17, 7.5))
+    n_seeds = len(res["settings"]["seeds"])
+    fig, axes = common.plt.subplots(len(inits), IB_LAYERS + 1, figsize=(18, 8))
     for i, (label, r) in enumerate(inits.items()):
+        mean_share = r["mean_over_seeds"]["input_share_a"]
         for j in range(IB_LAYERS):
             ax, h = axes[i, j], r["hists_seed0"][j + 1]["a"]
             counts, edges = np.asarray(h["counts"]), np.asarray(h["edges"])
-            ax.stairs(counts, edges, fill=True, color=f"C{i}")
-            ax.set_yticks([])
+            ax.stairs(counts / counts.sum(), edges, fill=True, color=f"C{i}")
             ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1.5 * (counts / counts.sum()).max())       # room for the numbers above the bars
+            ax.yaxis.set_major_locator(common.plt.MaxNLocator(3))
+            ax.tick_params(labelsize=7)
             row = r["layers_seed0"][j]
-            ax.text(0.02, 0.97, f"std {row['std_a']:.3f}\ninput share {row['input_share_a']:.2g}\n"
-                    f"a<1/30 or >29/30: {r['saturated_seed0'][j]:.0%}", transform=ax.transAxes, va="top", fontsize=7)
+            ax.text(0.5, 0.97, f"seed 0: std {row['std_a']:.3f}, input share {row['input_share_a']:.2g}\n"
+                    f"a < 1/30 or > 29/30: {r['saturated_seed0'][j]:.0%}\n"
+                    f"mean of {n_seeds} seeds: input share {mean_share[j]:.2g}",
+                    transform=ax.transAxes, va="top", ha="center", fontsize=6.5,
+                    bbox=dict(facecolor="white", alpha=0.8, edgecolor="none", pad=1))
             if i == 0:
-                ax.set_title(f"{j + 1}-layer", fontsize=9)
+                ax.set_title(f"layer {j + 1}", fontsize=9)
             if j == 0:
-                ax.set_ylabel(label, fontsize=9)
+                ax.set_ylabel(f"{IB_WORDS[label]}\nshare of outputs per bin", fontsize=8)
+            if i == len(inits) - 1:
+                ax.set_xlabel("activation a = σ(z)", fontsize=8)
         ax = axes[i, -1]
         layers = np.arange(1, IB_LAYERS + 1)
-        ax.semilogy(layers, r["mean_over_seeds"]["Ez2"], "o", color=f"C{i}", label="measured")
-        ax.semilogy(layers, r["theory"]["Ez2"], "k-", linewidth=0.8, label="mean field")
+        ax.plot(layers, r["mean_over_seeds"]["Ez2"], "o", color=f"C{i}", label=f"measured, mean of {n_seeds} seeds")
+        plotting.theory(ax, layers, r["theory"]["Ez2"])
+        ax.set_yscale("log")
+        short = FuncFormatter(lambda v, _: f"{v:.3g}")          # within one decade: plain numbers, not 2.5×10⁻¹
+        ax.yaxis.set_major_formatter(short)
+        ax.yaxis.set_minor_formatter(short)
+        ax.yaxis.tick_right()
+        ax.yaxis.set_label_position("right")
+        ax.set_ylabel("E[z²] (log scale)", fontsize=8)
+        ax.tick_params(labelsize=7)
         ax.set_xticks(layers)
+        ax.set_xlabel("layer", fontsize=8)
         ax.set_title("E[z²] per layer" if i == 0 else "", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="best")
     fig.suptitle(f"init-bench figure 4 reproduced: {res['settings']['images']} MNIST images, {IB_LAYERS} sigmoid "
-                 f"layers of {IB_WIDTH} (width assumed), no bias. 'input share' = part of each histogram's variance "
-                 "that varies with the image\n(the rest is spread between units, each nearly constant): Xavier's "
-                 f"spread is not information. Right: E[z²] (mean of {len(res['settings']['seeds'])} seeds) and the "
-                 "mean-field line",
+                 f"layers of {IB_WIDTH} (width assumed), no bias. Histograms: seed 0. 'input share' = part of each "
+                 "histogram's variance that varies with the image\n(the rest is spread between units, each nearly "
+                 "constant): Xavier's spread is not information. Right: E[z²] (mean of "
+                 f"{n_seeds} seeds) and the mean-field line",
                  fontsize=9)
-    fig.subplots_adjust(left=0.04, right=0.99, top=0.88, bottom=0.04, hspace=0.25, wspace=0.12)
+    fig.subplots_adjust(left=0.05, right=0.95, top=0.88, bottom=0.07, hspace=0.35, wspace=0.15)
     common.save_figure(fig, path)
+
+
+#: the three inits in words
+IB_WORDS = {"std=1": "W ~ N(0, 1)", "std=0.01": "W ~ N(0, 0.01²)", "xavier(1/sqrt(n))": "Xavier, W ~ N(0, 1/n)"}
 
 
 # ---------------------------------------------------------------- relu-spread: 20 layers A/B/C (001)
@@ -289,114 +313,186 @@ def relu_spread(X_mnist, n_gauss, width, depth, seeds, jobs, progress):
     return res
 
 
+HIST_FILES = {"A) Xavier + Identity": "relu_spread_hist_xavier_identity.png",
+              "B) Xavier + ReLU": "relu_spread_hist_xavier_relu.png", "C) He + ReLU": "relu_spread_hist_he_relu.png"}
+
+
 def hist_file(case):
-    return f"hist_{case.replace(' ', '_')}.png"       # the study's own names, e.g. hist_A)_Xavier_+_Identity.png
+    return HIST_FILES[case]         # the study's A, B, C histograms, under plain names
 
 
 def plot_relu_spread_hists(res, case, path):
-    fig, axes = common.plt.subplots(len(RS_HIST_LAYERS), 4, figsize=(15, 2.3 * len(RS_HIST_LAYERS)))
+    """z and a at four layers, every panel on ONE x range (the widest panel's): a signal that shrinks with depth
+    shows as a histogram that narrows to a spike. Where it is narrower than 1/8 of that range, the spike is drawn
+    as a line of its height and an inset shows its shape, magnified (the factor is printed)."""
+    runs = [res["runs"][f"{inp}/{case}"] for inp in RS_INPUTS]
+    reach = max(max(abs(e) for e in run["hists_seed0"][layer][key]["edges"])
+                for run in runs for layer in RS_HIST_LAYERS for key in ("z", "a"))
+    fig, axes = common.plt.subplots(len(RS_HIST_LAYERS), 4, figsize=(15, 2.5 * len(RS_HIST_LAYERS)), sharex=True)
     for j, (inp, key) in enumerate((i, k) for i in RS_INPUTS for k in ("z", "a")):
         run = res["runs"][f"{inp}/{case}"]
+        color = "C0" if key == "z" else "C1"
         for i, layer in enumerate(RS_HIST_LAYERS):
             ax, h = axes[i, j], run["hists_seed0"][layer][key]
-            counts, edges = np.asarray(h["counts"]), np.asarray(h["edges"])
-            ax.stairs(counts, edges, fill=True, color="C0" if key == "z" else "C1")
-            ax.set_yticks([])
-            ax.locator_params(axis="x", nbins=4)
+            counts, edges = np.asarray(h["counts"], dtype=float), np.asarray(h["edges"])
+            share = counts / counts.sum()
+            ax.set_xlim(-reach, reach)
+            ax.set_ylim(0, 1.15 * share.max())
+            ax.yaxis.set_major_locator(common.plt.MaxNLocator(3))
             ax.tick_params(labelsize=7)
+            width = edges[-1] - edges[0]
+            if width < reach / 4:            # narrower than 1/8 of the axis: a spike, and its shape in an inset
+                ax.vlines(0.5 * (edges[0] + edges[-1]), 0, share.max(), color=color, linewidth=2)
+                inset = ax.inset_axes((0.04, 0.35, 0.38, 0.5))
+                inset.stairs(share, edges, fill=True, color=color)
+                inset.set_xlim(edges[0], edges[-1])
+                inset.set_yticks([])
+                inset.tick_params(labelsize=5)
+                inset.locator_params(axis="x", nbins=3)
+                inset.set_title(f"×{2 * reach / width:.0f} magnified", fontsize=6, pad=2)
+            else:
+                ax.stairs(share, edges, fill=True, color=color)
             row = run["seed0"][layer - 1]
             ax.text(0.98, 0.95, f"E[{key}²] {row['E' + key + '2']:.3g}", transform=ax.transAxes, ha="right",
                     va="top", fontsize=7)
             if i == 0:
                 ax.set_title(f"{key} ({'pre-activation' if key == 'z' else 'activation'}), {inp} input", fontsize=9)
             if j == 0:
-                ax.set_ylabel(f"layer {layer}", fontsize=9)
+                ax.set_ylabel(f"layer {layer}\nshare per bin", fontsize=9)
+            if i == len(RS_HIST_LAYERS) - 1:
+                ax.set_xlabel("pre-activation z" if key == "z" else "activation a", fontsize=8)
     s = res["settings"]
-    fig.suptitle(f"relu-spread {case}: histograms at layers {', '.join(map(str, RS_HIST_LAYERS))}; width "
-                 f"{s['width']}, Gaussian input {s['gaussian_input'][0]}×{s['gaussian_input'][1]} and "
-                 f"{s['mnist_input'][0]} MNIST images (range ±4 RMS of each panel)", fontsize=10)
-    fig.subplots_adjust(left=0.05, right=0.99, top=0.92, bottom=0.05, hspace=0.3, wspace=0.08)
+    fig.suptitle(f"relu-spread {case}: histograms at layers {', '.join(map(str, RS_HIST_LAYERS))} (seed 0; "
+                 f"{len(runs[0]['hists_seed0'][RS_HIST_LAYERS[0]]['z']['counts'])} bins over ±4 RMS of each panel); width {s['width']}, Gaussian input {s['gaussian_input'][0]}×"
+                 f"{s['gaussian_input'][1]} and {s['mnist_input'][0]} MNIST images.\nOne x range for every panel: "
+                 "a distribution that shrinks with depth narrows to a spike (insets: its shape, magnified)",
+                 fontsize=10)
+    fig.subplots_adjust(left=0.06, right=0.99, top=0.9, bottom=0.06, hspace=0.3, wspace=0.15)
     common.save_figure(fig, path)
 
 
-def _rs_lines(ax, res, key, theory_key=None, band=True):
+#: how each relu-spread case is drawn: B and C are one net up to a scale (same draws, ReLU positively homogeneous),
+#: so wherever their curves coincide B is drawn wide and pale under C, and both stay visible (A, level with C on
+#: E[a²], likewise a little wider)
+RS_DRAW = {"A) Xavier + Identity": dict(color="C0", linewidth=3.5, alpha=0.5, zorder=2.5),
+           "B) Xavier + ReLU": dict(color="C1", linewidth=5, alpha=0.35, zorder=2),
+           "C) He + ReLU": dict(color="C2", linewidth=1.5, zorder=3)}
+RS_INPUT_STYLE = {"gaussian": "-", "mnist": (0, (6, 2, 1, 2))}         # MNIST dash-dot (theory is dashed)
+RS_INPUT_WORDS = {"gaussian": "Gaussian input", "mnist": "MNIST input"}
+
+
+def _rs_legend(ax, theory=False, extra=()):
+    """Legend of the relu-spread line figures: a colour per case, a line style per input, outside the data."""
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], label=case, **{k: v for k, v in RS_DRAW[case].items() if k != "zorder"})
+               for case in RS_CASES]
+    handles += [Line2D([], [], color="0.3", linestyle=RS_INPUT_STYLE[inp], label=RS_INPUT_WORDS[inp])
+                for inp in RS_INPUTS]
+    if theory:
+        handles.append(plotting.theory_key())
+    return plotting.legend_outside(ax, handles=[*handles, *extra], handlelength=3.5)
+
+
+def _rs_lines(ax, res, key, theory_key=None, band=True, cases=None):
     layers = np.arange(1, res["settings"]["depth"] + 1)
-    for c, case in enumerate(RS_CASES):
-        for inp, style in zip(RS_INPUTS, ("-", "--")):
+    for case in cases or RS_CASES:
+        for inp in RS_INPUTS:
             run = res["runs"][f"{inp}/{case}"]
             m, sd = np.asarray(run["mean_over_seeds"][key]), np.asarray(run["sd_over_seeds"][key])
-            ax.plot(layers, m, style, color=f"C{c}", marker="o", markersize=3, label=f"{case}, {inp}")
+            ax.plot(layers, m, linestyle=RS_INPUT_STYLE[inp], **RS_DRAW[case])
             if band:   # ± SD as a factor 1 + SD/mean, so that the band fits a log axis
-                ax.fill_between(layers, m / (1 + sd / m), m * (1 + sd / m), color=f"C{c}", alpha=0.15, linewidth=0)
+                ax.fill_between(layers, m / (1 + sd / m), m * (1 + sd / m), color=RS_DRAW[case]["color"], alpha=0.15,
+                                linewidth=0)
             if theory_key:
-                ax.plot(layers, run["theory"][theory_key], ":", color="k", linewidth=1.0)
+                plotting.theory(ax, layers, run["theory"][theory_key])
     ax.set_xlabel("layer")
+    plotting.integer_ticks(ax)
     ax.grid(True, which="both", alpha=0.3)
 
 
 def plot_relu_spread_ex2(res, path):
-    fig, (ax, ax2) = common.plt.subplots(1, 2, figsize=(14, 5))
+    n_seeds = len(res["settings"]["seeds"])
+    fig, (ax, ax2) = common.plt.subplots(2, 1, figsize=(10, 8.5), sharex=True)
     _rs_lines(ax, res, "Ea2", "Ea2")
-    ax.set_yscale("log")
-    ax.set_ylabel("E[a²] (log)")
-    ax.set_title("E[a²] per layer: A and C flat, B halves. Dotted: mean field. Band: ± SD over seeds", fontsize=9)
-    ax.legend(fontsize=7)
+    plotting.log_axis(ax, "y", f"E[a²], mean of {n_seeds} seeds")
+    ax.set_title(f"E[a²] per layer: A and C flat, B halves. Band: ± SD over {n_seeds} seeds", fontsize=9)
     layers = np.arange(1, res["settings"]["depth"] + 1)
-    for c, case in enumerate(RS_CASES):
-        for inp, style in zip(RS_INPUTS, ("-", "--")):
-            ax2.plot(layers, res["runs"][f"{inp}/{case}"]["Ea2_measured_over_theory"], style, color=f"C{c}",
-                     marker="o", markersize=3)
+    for case in RS_CASES:
+        for inp in RS_INPUTS:
+            ax2.plot(layers, res["runs"][f"{inp}/{case}"]["Ea2_measured_over_theory"], linestyle=RS_INPUT_STYLE[inp],
+                     **RS_DRAW[case])
     ax2.axhline(1, color="k", linewidth=0.7)
     ax2.set_xlabel("layer")
-    ax2.set_ylabel("measured / mean field (mean over seeds)")
-    ax2.set_title("measured / mean field: 1 in expectation, the scatter of a few nets grows like √(layer/width).\n"
-                  "B coincides with C (same draws, ReLU is positively homogeneous)", fontsize=9)
+    ax2.set_ylabel(f"measured / mean field\n(mean of {n_seeds} seeds)")
+    ax2.set_title("measured / mean field: 1 in expectation, the scatter of a few nets grows like √(layer/width); "
+                  "B coincides with C\n(same draws, ReLU is positively homogeneous: the wide pale line under C)",
+                  fontsize=9)
     ax2.grid(True, alpha=0.3)
-    fig.suptitle(f"relu-spread relu_spread_check_ex2: mean ± SD over {len(res['settings']['seeds'])} seeds, "
-                 f"width {res['settings']['width']}; solid Gaussian input, dashed MNIST", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    _rs_legend(ax, theory=True)
+    fig.suptitle(f"relu-spread E[a²] figure reproduced: mean ± SD over {n_seeds} seeds, width "
+                 f"{res['settings']['width']}, {res['settings']['depth']} layers, no bias", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     common.save_figure(fig, path)
 
 
 def plot_relu_spread_ratio(res, path):
-    fig, ax = common.plt.subplots(figsize=(9, 5))
+    from matplotlib.lines import Line2D
+    n_seeds = len(res["settings"]["seeds"])
+    fig, ax = common.plt.subplots(figsize=(10, 5))
     layers = np.arange(1, res["settings"]["depth"] + 1)
-    for c, case in enumerate(list(RS_CASES)[1:], start=1):
-        for inp, style in zip(RS_INPUTS, ("-", "--")):
+    relu_cases = list(RS_CASES)[1:]
+    for case in relu_cases:
+        for inp in RS_INPUTS:
             run = res["runs"][f"{inp}/{case}"]
-            ax.plot(layers, run["mean_over_seeds"]["ratio_Ea2_Ez2"], style, color=f"C{c}", marker="o",
-                    markersize=3, label=f"E[a²]/E[z²], {case}, {inp}")
-            ax.plot(layers, run["mean_over_seeds"]["ratio_Var"], style, color=f"C{c}", marker="x", markersize=4,
-                    alpha=0.6, label=f"Var(a)/Var(z), {case}, {inp}")
-    ax.axhline(0.5, color="k", linewidth=0.8, label="1/2 (E[·²] of a centred Gaussian z)")
-    ax.axhline(0.5 - 0.5 / math.pi, color="k", linestyle=":", linewidth=0.8, label="1/2 − 1/(2π): Var ratio")
+            ax.plot(layers, run["mean_over_seeds"]["ratio_Ea2_Ez2"], linestyle=RS_INPUT_STYLE[inp], marker="o",
+                    markersize=3, **RS_DRAW[case])
+            ax.plot(layers, run["mean_over_seeds"]["ratio_Var"], linestyle=RS_INPUT_STYLE[inp], marker="x",
+                    markersize=4, **RS_DRAW[case])
+    plotting.theory(ax, layers, np.full(len(layers), 0.5), label="theory: 1/2 (E[·²] of a centred Gaussian z)")
+    plotting.theory(ax, layers, np.full(len(layers), 0.5 - 0.5 / math.pi), linestyle=":",
+                    label="theory: 1/2 − 1/(2π) (the Var ratio)")
     ax.set_xlabel("layer")
-    ax.set_ylabel("ratio")
-    ax.set_ylim(0, 0.8)
+    ax.set_ylabel(f"ratio, mean of {n_seeds} seeds")
+    ax.set_ylim(0.25, 0.6)
+    plotting.integer_ticks(ax)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    ax.set_title("relu_spread_check_relu_ratio: ReLU keeps 1/2 of E[z²], not of Var(z) (mean over seeds)",
-                 fontsize=10)
+    marks = [Line2D([], [], color="0.3", marker="o", markersize=4, linestyle="none", label="o: E[a²] / E[z²]"),
+             Line2D([], [], color="0.3", marker="x", markersize=5, linestyle="none", label="×: Var(a) / Var(z)")]
+    handles, _ = ax.get_legend_handles_labels()
+    cases = [Line2D([], [], label=case + (" (wide, under C: identical)" if case.startswith("B") else ""),
+               **{k: v for k, v in RS_DRAW[case].items() if k != "zorder"}) for case in relu_cases]
+    inputs = [Line2D([], [], color="0.3", linestyle=RS_INPUT_STYLE[inp], label=RS_INPUT_WORDS[inp]) for inp in RS_INPUTS]
+    plotting.legend_outside(ax, handles=[*cases, *inputs, *marks, *handles], handlelength=3.5)
+    ax.set_title("relu-spread ratio figure reproduced: ReLU keeps 1/2 of E[z²], not of Var(z)", fontsize=10)
     common.save_figure(fig, path)
 
 
 def plot_relu_zero_fraction(res, path):
-    fig, ax = common.plt.subplots(figsize=(9, 5))
+    n_seeds = len(res["settings"]["seeds"])
+    fig, (ax, ax2) = common.plt.subplots(1, 2, figsize=(13, 4.8))
     layers = np.arange(1, res["settings"]["depth"] + 1)
-    for inp, style in zip(RS_INPUTS, ("-", "--")):
+    for inp in RS_INPUTS:
         run = res["runs"][f"{inp}/C) He + ReLU"]
-        ax.plot(layers, run["mean_over_seeds"]["frac_zero"], style, color="C2", marker="o", markersize=3,
-                label=f"share of a == 0, {inp}")
-        ax.plot(layers, run["mean_over_seeds"]["input_share_a"], style, color="C4", marker="x", markersize=4,
-                label=f"input share of Var(a), {inp}")
-    ax.axhline(0.5, color="k", linewidth=0.8)
-    ax.set_xlabel("layer")
-    ax.set_ylim(-0.02, 1.02)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title("relu_zero_fraction: B and C share their draws and ReLU is homogeneous, so their zeros coincide "
-                 "(C shown).\nThe zero share stays ≈ 1/2; with MNIST input the units turn input-independent "
-                 "(input share falls)", fontsize=9)
+        wide = dict(linewidth=5, alpha=0.35) if inp == "gaussian" else dict(linewidth=1.5)
+        ax.plot(layers, run["mean_over_seeds"]["frac_zero"], linestyle=RS_INPUT_STYLE[inp], color="C2",
+                label=RS_INPUT_WORDS[inp] + (" (wide, under MNIST)" if inp == "gaussian" else ""), **wide)
+        ax2.plot(layers, run["mean_over_seeds"]["input_share_a"], linestyle=RS_INPUT_STYLE[inp], color="C4",
+                 marker="o", markersize=3, label=RS_INPUT_WORDS[inp])
+    plotting.theory(ax, layers, np.full(len(layers), 0.5), label="theory: 1/2")
+    ax.set_ylabel(f"share of outputs a exactly 0\n(mean of {n_seeds} seeds)")
+    ax.set_title("zero share: stays ≈ 1/2 on either input", fontsize=9)
+    ax2.set_ylabel(f"input-dependent share of Var(a)\n(mean of {n_seeds} seeds)")
+    ax2.set_title("the units turn input-independent with depth", fontsize=9)
+    for a in (ax, ax2):
+        a.set_xlabel("layer")
+        a.set_ylim(-0.02, 1.02)
+        plotting.integer_ticks(a)
+        a.grid(True, alpha=0.3)
+        a.legend(fontsize=8, loc="upper right", handlelength=3.5)
+    ax.set_ylim(0.4, 0.65)                 # close up: the two inputs and 1/2 differ by less than 0.02
+    fig.suptitle("relu-spread zero-fraction figure reproduced, C) He + ReLU (B shares its draws, and ReLU is "
+                 "positively homogeneous: its zeros are the same)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     common.save_figure(fig, path)
 
 
@@ -552,33 +648,40 @@ def matrix_product(seed, draws, k_max=100, n=4):
 def plot_cs231n(res, path):
     cases = list(res["cases"])
     depth = res["settings"]["layers"]
+    n_seeds = len(res["settings"]["seeds"])
     layers = np.arange(1, depth + 1)
-    fig = common.plt.figure(figsize=(19, 3.6 + 1.5 * len(cases)))
+    fig = common.plt.figure(figsize=(19, 4.2 + 1.5 * len(cases)))
     grid = fig.add_gridspec(1 + len(cases), depth, height_ratios=[2.6] + [1] * len(cases))
-    top = [fig.add_subplot(grid[0, a:b]) for a, b in ((0, 3), (3, 6), (7, 10))]
+    top = [fig.add_subplot(grid[0, a:b]) for a, b in ((0, 3), (4, 7), (8, 10))]
     pub_for = {"0.01·tanh": "0.01·tanh", "1.0·tanh": "1.0·tanh", "Xavier·tanh": "Xavier·tanh",
                "Xavier·ReLU": "Xavier·ReLU", "He√(2/n)·ReLU": "He (as published)·ReLU"}
+    small = dict(markersize=9)
     for c, case in enumerate(cases):
         r = res["cases"][case]
         pub = CS_PUBLISHED[pub_for[case]]
-        top[0].errorbar(layers, r["mean"], yerr=r["mean_sd"], fmt="o-", color=f"C{c}", markersize=3, label=case)
-        top[0].plot(layers, pub["mean"], "x", color=f"C{c}", markersize=7)
-        top[1].errorbar(layers, r["std"], yerr=r["std_sd"], fmt="o-", color=f"C{c}", markersize=3, label=case)
-        top[1].plot(layers, np.maximum(pub["std"], 1e-6), "x", color=f"C{c}", markersize=7)
-        top[1].plot(layers, r["theory"]["std_a"], ":", color="k", linewidth=0.8)
-        top[2].plot(layers, r["Ez2"], "o", color=f"C{c}", markersize=4, label=case)
-        top[2].plot(layers, r["theory"]["Ez2"], "-", color="k", linewidth=0.8)
-    top[0].set_title("layer mean: ours (mean ± SD over seeds), × published. The snippet's 'He'\n"
-                     "(randn/√fan_in) is Xavier·ReLU, the red line", fontsize=9)
-    top[1].set_yscale("log")
-    top[1].set_title("layer std (log): ours ± SD, × published, dotted mean field\n(published zeros drawn at 1e-6)",
-                     fontsize=9)
-    top[2].set_yscale("log")
-    top[2].set_title("E[z²] per layer: measured (o) and mean field (line)", fontsize=9)
-    top[0].legend(fontsize=7)
+        top[0].errorbar(layers, r["mean"], yerr=r["mean_sd"], fmt="o-", color=f"C{c}", markersize=3,
+                        label=f"{case} (ours, mean ± SD of {n_seeds} seeds)")
+        plotting.published(top[0], layers, pub["mean"], "cs231n-notes tables", color=f"C{c}", **small)
+        top[1].errorbar(layers, r["std"], yerr=r["std_sd"], fmt="o-", color=f"C{c}", markersize=3)
+        plotting.published(top[1], layers, np.maximum(pub["std"], 1e-6), "cs231n-notes tables", color=f"C{c}",
+                           **small)
+        plotting.theory(top[1], layers, r["theory"]["std_a"])
+        top[2].plot(layers, r["Ez2"], "o", color=f"C{c}", markersize=4)
+        plotting.theory(top[2], layers, r["theory"]["Ez2"])
+    top[0].set_title("layer mean. The snippet's 'He' (randn/√fan_in) is Xavier·ReLU, the red line", fontsize=9)
+    top[0].set_ylabel("mean of the layer's activations")
+    plotting.log_axis(top[1], "y", "std of the layer's activations")
+    top[1].set_title("layer std (published zeros drawn at 1e-6)", fontsize=9)
+    plotting.log_axis(top[2], "y", "E[z²]")
+    top[2].set_title(f"E[z²] per layer: measured (dots, mean of {n_seeds} seeds)", fontsize=9)
     for ax in top:
         ax.set_xlabel("hidden layer")
+        plotting.integer_ticks(ax)
         ax.grid(True, which="both", alpha=0.3)
+    handles = [h if not h.get_label().startswith("published") else
+               plotting.published_key("cs231n-notes tables", "star filled in the colour of its case")
+               for h in top[0].get_legend_handles_labels()[0]] + [plotting.theory_key()]
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.935), ncol=4, fontsize=8, frameon=False)
     for i, case in enumerate(cases):
         for j in range(depth):
             ax = fig.add_subplot(grid[1 + i, j])
@@ -589,14 +692,16 @@ def plot_cs231n(res, path):
             ax.set_xticks([-1, 0, 1] if i == len(cases) - 1 else [])
             ax.tick_params(labelsize=6)
             if j == 0:
-                ax.set_ylabel(case, fontsize=8)
+                ax.set_ylabel(f"{case}\ncount per bin", fontsize=7)
             if i == 0:
                 ax.set_title(f"layer {j + 1}", fontsize=8)
+            if i == len(cases) - 1:
+                ax.set_xlabel("activation", fontsize=7)
     s = res["settings"]
     fig.suptitle(f"cs231n-notes reproduced: D = randn({s['D'][0]}, {s['D'][1]}), {depth} layers of {s['width']}, no "
-                 f"bias, {len(s['seeds'])} seeds. {res['he_verdict']}.\nHistograms: seed {s['seeds'][0]}, the "
+                 f"bias, {n_seeds} seeds. {res['he_verdict']}.\nHistograms: seed {s['seeds'][0]}, the "
                  "study's plt.hist(H.ravel(), 30, range=(-1, 1))", fontsize=9)
-    fig.subplots_adjust(left=0.04, right=0.99, top=0.91, bottom=0.03, hspace=0.6, wspace=0.15)
+    fig.subplots_adjust(left=0.05, right=0.99, top=0.86, bottom=0.05, hspace=0.6, wspace=0.15)
     common.save_figure(fig, path)
 
 
@@ -606,23 +711,24 @@ def plot_matrix_product(mp, path):
     for row in mp["log_norm_examples"]:
         ax.plot(ks, np.asarray(row) / math.log(10), color="C0", alpha=0.25, linewidth=0.7)
     ax.plot(ks, np.asarray(mp["log_norm_mean"]) / math.log(10), color="C0", linewidth=2,
-            label=f"mean over {mp['draws']} draws (10–90 % band); measured slope {mp['measured_slope']:.3f}/step")
+            label=f"ours: mean over {mp['draws']} draws (10–90 % band; thin: 20 draws); slope "
+                  f"{mp['measured_slope']:.3f} per matrix")
     ax.fill_between(ks, np.asarray(mp["log_norm_q10"]) / math.log(10), np.asarray(mp["log_norm_q90"]) / math.log(10),
                     color="C0", alpha=0.15)
     lam = mp["lyapunov_top"]
     offset = mp["log_norm_mean"][0]
-    ax.plot(ks, (offset + lam * ks) / math.log(10), "k--",
-            label=f"top Lyapunov exponent λ₁ = ½(ln 2 + ψ(2)) = {lam:.4f} per matrix")
-    ax.plot(ks, (offset + mp["lyapunov_scaled_1_over_sqrt_n"] * ks) / math.log(10), "k:",
-            label="each M scaled by 1/√4 (mean square preserved): λ₁ − ½ln 4 = "
-                  f"{mp['lyapunov_scaled_1_over_sqrt_n']:.3f}")
-    ax.plot([mp["k_max"]], [math.log10(mp["published_norm"])], "r*", markersize=12,
-            label=f"published (cs231n-notes): ‖P‖ = {mp['published_norm']:.2g}, "
-                  f"percentile {mp['published_percentile']:.0f}")
+    plotting.theory(ax, ks, (offset + lam * ks) / math.log(10),
+                    label=f"theory: top Lyapunov exponent λ₁ = ½(ln 2 + ψ(2)) = {lam:.4f} per matrix")
+    plotting.theory(ax, ks, (offset + mp["lyapunov_scaled_1_over_sqrt_n"] * ks) / math.log(10), linestyle=":",
+                    label="theory, each M scaled by 1/√4 (mean square preserved): λ₁ − ½ln 4 = "
+                          f"{mp['lyapunov_scaled_1_over_sqrt_n']:.3f}")
+    plotting.published(ax, [mp["k_max"]], [math.log10(mp["published_norm"])], "cs231n-notes",
+                       f"‖P‖ = {mp['published_norm']:.2g}, percentile {mp['published_percentile']:.0f} of ours",
+                       color="C0")
     ax.set_xlabel("k: matrices multiplied onto the first")
-    ax.set_ylabel("log₁₀ ‖M₀·M₁·…·M_k‖_F")
+    ax.set_ylabel("log₁₀ ‖M₀·M₁·…·M_k‖_F (Frobenius norm, in powers of 10)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    plotting.legend_outside(ax, "below")
     ax.set_title("Product of random 4×4 N(0, 1) matrices: it explodes at the rate λ₁, and spreads like √k", fontsize=10)
     common.save_figure(fig, path)
 
@@ -717,31 +823,44 @@ def gains(width, batch, depth, nets, more_q, seed, jobs, progress):
 
 
 def plot_gains(res, path):
-    fig, (ax, ax2) = common.plt.subplots(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [1.6, 1]})
+    from matplotlib.lines import Line2D
+    n_nets = res["settings"]["nets"]
+    fig, (ax, ax2) = common.plt.subplots(1, 2, figsize=(16, 5.5), gridspec_kw={"width_ratios": [1.6, 1]})
     for c, (name, r) in enumerate(res["activations"].items()):
         curve = r["mean_field_curve"]
-        ax.semilogx(curve["q"], curve["gain"], "-", color=f"C{c}", label=f"{name}: mean field")
-        ax.axhline(r["table"], color=f"C{c}", linestyle="--", linewidth=0.8)
+        # leaky_relu (slope 0.01) lies on relu to 1e-4: drawn wide and pale under it so that both show
+        wide = dict(linewidth=6, alpha=0.35, zorder=1) if name == "leaky_relu" else dict(linewidth=1.5, zorder=2)
+        ax.plot(curve["q"], curve["gain"], "-", color=f"C{c}", label=name, **wide)
+        ax.axhline(r["table"], color=f"C{c}", linestyle=":", linewidth=1.0)
         ax.errorbar([float(q) for q in r["measured"]], list(r["measured"].values()),
                     yerr=[v or 0.0 for v in r["measured_sd_over_nets"].values()], fmt="o", color=f"C{c}", markersize=7)
-    ax.set_xlabel("q = E[z²] to be kept")
+    plotting.log_axis(ax, "x", "q = E[z²] to be kept")
     ax.set_ylabel("gain g, W ~ N(0, g²/fan_in)")
-    ax.set_title("Gain that keeps E[z²] = q: lines mean field, dots bisection through "
-                 f"{res['settings']['layers']} layers of {res['settings']['width']}, dashed the calculate_gain table",
-                 fontsize=9)
+    ax.set_title("Gain that keeps E[z²] = q through "
+                 f"{res['settings']['layers']} layers of {res['settings']['width']}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    handles, _ = ax.get_legend_handles_labels()
+    keys = [Line2D([], [], color="0.3", label="line: mean field"),
+            Line2D([], [], color="0.3", marker="o", linestyle="none",
+                   label=f"dots: measured by bisection (mean ± SD of {n_nets} nets)"),
+            Line2D([], [], color="0.3", linestyle=":", label="dotted: calculate_gain table (PyTorch's)")]
+    plotting.legend_outside(ax, "below", handles=[*handles, *keys], ncol=3, title="activation (colour)",
+                            title_fontsize=8)
     names = list(res["activations"])
     x = np.arange(len(names))
-    ax2.bar(x - 0.2, [res["activations"][n]["table"] for n in names], 0.4, label="npnet.init.calculate_gain (PyTorch table)")
-    ax2.bar(x + 0.2, [res["activations"][n]["measured"]["1.0"] for n in names], 0.4, label="measured at q = 1")
+    ax2.bar(x - 0.2, [res["activations"][n]["table"] for n in names], 0.4,
+            label="npnet.init.calculate_gain (PyTorch's table)")
+    ax2.bar(x + 0.2, [res["activations"][n]["measured"]["1.0"] for n in names], 0.4,
+            label=f"measured at q = 1 (mean of {n_nets} nets)")
     for i, n in enumerate(names):
         ax2.text(i, 0.05, "preserving" if res["activations"][n]["variance_preserving"] else "heuristic",
                  rotation=90, ha="center", va="bottom", fontsize=8, color="w")
     ax2.set_xticks(x)
     ax2.set_xticklabels(names, fontsize=8)
-    ax2.legend(fontsize=8)
-    ax2.set_title("table vs measured (q = 1)", fontsize=9)
+    ax2.set_xlabel("activation")
+    ax2.set_ylabel("gain g")
+    plotting.legend_outside(ax2, "below")
+    ax2.set_title("table vs measured (q = 1); 'preserving': the table's gain keeps E[z²] at every q", fontsize=9)
     fig.tight_layout()
     common.save_figure(fig, path)
 

@@ -27,6 +27,7 @@ from npnet import probes
 from npnet.regression import train_full_batch
 
 from . import _common as common
+from . import _plotting as plotting
 
 N, QUICK_N = 10_000, 1_000
 EPOCHS = 100
@@ -478,30 +479,41 @@ def published_teacher_implied(records, n, epochs):
             "formula": "b_T = ȳ(1 − (1 − 2·lr)^T); MSE_last = Var(y) + (ȳ(1 − 2·lr)^(T−1))²"}
 
 
+#: the inits in words for legends
+INIT_WORDS = {"zero": "all zero", "one": "all one", "random (study: mean 0.01, std 1)":
+              "the study's \"random\": N(mean 0.01, std 1)", "random N(0, 0.01²)": "N(0, 0.01²), the intended random",
+              "he": "He, N(0, 2/fan_in)", "xavier": "Xavier (Glorot normal)"}
+STUDY = "kaiming-analysis"
+
+
 def plot_kde(X, ys, seed, path):
     """The study's figure: KDE of x1, x2, x3 and y for each teacher (gaussian_kde, grid min − 1 … max + 1)."""
-    fig, axes = common.plt.subplots(2, 2, figsize=(13, 7))
+    fig, axes = common.plt.subplots(2, 2, figsize=(13, 7.5))
     for ax, (name, y) in zip(axes.flat, ys.items()):
-        for label, v in (("x1", X[:, 0]), ("x2", X[:, 1]), ("x3", X[:, 2]), (f"y_{name}", y[:, 0])):
+        for label, v in (("input x1 ~ N(2, 1)", X[:, 0]), ("input x2 ~ U(−2, 4)", X[:, 1]),
+                         ("input x3 = sin(2·U(−1, 1)) + 1", X[:, 2]), ("target y of the teacher", y[:, 0])):
             grid = np.linspace(v.min() - 1, v.max() + 1, 100)
             dens = gaussian_kde(v)(grid)
             ax.plot(grid, dens, label=label)
             ax.fill_between(grid, dens, alpha=0.4)
         ax.set_title(f"{name} teacher: y mean {y.mean():.2f}, var {y.var():.2f}", fontsize=9)
-        ax.set_xlabel("x")
-        ax.set_ylabel("density")
-        ax.legend(fontsize=8)
-    fig.subplots_adjust(hspace=0.35)
-    fig.suptitle(f"inputs and targets (gaussian_kde, as the study), n = {len(X)}, seed {seed}")
+        ax.set_xlabel("value")
+        ax.set_ylabel("density (per unit of value)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    plotting.figure_legend(fig, handles, ncol=4, y=0.03)
+    fig.subplots_adjust(hspace=0.35, bottom=0.12)
+    fig.suptitle(f"{STUDY}'s inputs and targets reproduced (gaussian_kde, as the study), n = {len(X)}, seed {seed}")
     common.save_figure(fig, path)
 
 
 def plot_inits(records, path):
-    """MSE per epoch (log axis): tanh student per teacher, linear student per teacher; median and quartile band."""
+    """MSE per epoch (log axis): tanh student per teacher, linear student per teacher; median and quartile band.
+    The published final MSEs sit in a column right of the last epoch, side by side, each in its init's colour."""
     from matplotlib.ticker import NullFormatter
     epochs = len(records[0]["mse"])
     x = np.arange(1, epochs + 1)
-    fig, axes = common.plt.subplots(2, len(TEACHERS), figsize=(17, 7.5), sharex=True)
+    published = [init for init in INITS if init in PUBLISHED_MSE]
+    fig, axes = common.plt.subplots(2, len(TEACHERS), figsize=(18, 8), sharex=True)
     for row, (student_name, inits) in enumerate((("3-10-1 tanh", list(INITS)), ("linear 3-1", LINEAR_INITS))):
         for col, teacher in enumerate(TEACHERS):
             ax = axes[row, col]
@@ -510,29 +522,37 @@ def plot_inits(records, path):
                                    and r["teacher"] == teacher and r["init"] == init_label])
                 color = f"C{list(INITS).index(init_label)}"
                 low, mid, high = np.quantile(curves, [0.25, 0.5, 0.75], axis=0)
-                ax.plot(x, mid, color=color, label=f"{init_label} ({len(curves)} seeds)")
+                ax.plot(x, mid, color=color, label=f"{INIT_WORDS[init_label]} (median of {len(curves)} seeds)")
                 ax.fill_between(x, low, high, color=color, alpha=0.15)
                 if student_name == "3-10-1 tanh" and teacher == "tanh" and init_label in PUBLISHED_MSE:
-                    ax.plot([epochs], [PUBLISHED_MSE[init_label]], marker="*", markersize=13, color=color,
-                            markeredgecolor="k", linestyle="none")
+                    i = published.index(init_label)
+                    plotting.published(ax, [epochs + 6 + 5 * i], [PUBLISHED_MSE[init_label]], STUDY,
+                                       "final MSE, tanh teacher (right of epoch 100, side by side)", color=color,
+                                       markersize=12)
             ax.set_yscale("log")
             ax.yaxis.set_minor_formatter(NullFormatter())
             ax.set_title(f"{student_name} student, {teacher} teacher", fontsize=9)
             ax.set_xlabel("epoch")
+            ax.grid(True, alpha=0.3)
             if col == 0:
-                ax.set_ylabel("MSE (before each step)")
+                ax.set_ylabel("training MSE before each step\n(log scale)")
+        handles, labels = axes[row, -1].get_legend_handles_labels()
         if row == 0:
-            axes[row, -1].plot([], [], marker="*", markersize=11, color="0.6", markeredgecolor="k",
-                               linestyle="none", label="published final MSE\n(tanh teacher)")
-        axes[row, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.suptitle("full-batch SGD, MSE, float64; lines: median over seeds, bands: quartiles (each "
-                 "seed draws its own teachers and data); stars: the study's printed values", fontsize=10)
+            handles = [h for h in handles if not h.get_label().startswith("published")] + [
+                plotting.published_key(STUDY, "final MSE, tanh teacher (star in its init's colour)")]
+        plotting.legend_outside(axes[row, -1], handles=handles,
+                                title="band: quartiles over seeds" if row == 0 else None, title_fontsize=7)
+    axes[0, -1].set_xlim(-3, epochs + 6 + 5 * len(published))
+    fig.suptitle(f"{STUDY} reproduced: full-batch SGD, MSE, float64; lines: median over seeds, bands: quartiles "
+                 "(each seed draws its own teachers and data); stars: the study's printed values", fontsize=10)
     common.save_figure(fig, path)
 
 
 def plot_ratios(checks, path):
     """Per check: the study's one draw (literal, ×), its computation over re-draws (grey box), the correct
     per-unit distribution (coloured box, ◆ mean), the published value (★)."""
+    from matplotlib.lines import Line2D
+    colors = {"relu": "C0", "tanh": "C1", "sigmoid": "C2"}
     fig, ax = common.plt.subplots(figsize=(11, 0.55 * len(checks) + 1.5))
     ys = np.arange(len(checks))[::-1]
     for y, c in zip(ys, checks):
@@ -540,23 +560,26 @@ def plot_ratios(checks, path):
             ax.boxplot([c["literal_values"]], positions=[y + 0.18], orientation="horizontal", widths=0.28, whis=(5, 95),
                        showfliers=False, patch_artist=True, boxprops=dict(facecolor="0.85"))
             ax.plot(c["literal"], y + 0.18, "x", color="k", markersize=8)
-        color = {"relu": "C0", "tanh": "C1", "sigmoid": "C2"}[c["activation"]]
+        color = colors[c["activation"]]
         ax.boxplot([c["correct_values"]], positions=[y - 0.18], orientation="horizontal", widths=0.28, whis=(5, 95),
                    showfliers=False, patch_artist=True, boxprops=dict(facecolor=color, alpha=0.5))
         ax.plot(c["correct"]["mean"], y - 0.18, "D", color=color, markeredgecolor="k", markersize=6)
         if c["published"] is not None:
-            ax.plot(c["published"], y + 0.18, "*", color="gold", markeredgecolor="k", markersize=14)
+            plotting.published(ax, [c["published"]], [y + 0.18], STUDY, color=color)
     ax.set_yticks(ys)
     ax.set_yticklabels([c["name"] for c in checks], fontsize=8)
-    ax.axvline(0.5, color="C0", linestyle=":", linewidth=1)
-    ax.axvline(1.0, color="C1", linestyle=":", linewidth=1)
+    plotting.theory(ax, [0.5, 0.5], [ys[-1] - 0.5, ys[0] + 0.5], label="theory: ReLU ½ (He)", color="C0")
+    plotting.theory(ax, [1.0, 1.0], [ys[-1] - 0.5, ys[0] + 0.5], label="theory: tanh 1 (Xavier)", color="C1")
     ax.set_xlabel("ratio (upper, grey: the study's computation; lower, coloured: the correct one; whiskers 5–95%)")
-    ax.plot([], [], "*", color="gold", markeredgecolor="k", label="published")
-    ax.plot([], [], "x", color="k", label="literal, one draw (as the study)")
-    ax.plot([], [], "D", color="0.5", markeredgecolor="k", label="correct, mean over units")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("literal: z = w*X elementwise, w ~ N(0, 1), E[a²]/Var(z)  vs  correct: z = X·w, w ~ N(0, gain²/fan_in), "
-                 "per unit\nrelu E[f(z)²]/E[z²] (He: ½), tanh and sigmoid Var(f(z))/Var(z) (Xavier: 1)", fontsize=9)
+    handles = [plotting.published_key(STUDY, "star in the activation's colour"),
+               Line2D([], [], marker="x", color="k", linestyle="none", label="literal, one draw (as the study)"),
+               Line2D([], [], marker="D", color="0.5", markeredgecolor="k", linestyle="none",
+                      label="correct, mean over units"),
+               *[h for h in ax.get_lines() if h.get_label().startswith("theory")]]
+    plotting.legend_outside(ax, "below", handles=handles, ncol=3)
+    ax.set_title(f"{STUDY}'s ratio checks redone. literal: z = w*X elementwise, w ~ N(0, 1), E[a²]/Var(z)  vs  "
+                 "correct: z = X·w, w ~ N(0, gain²/fan_in), per unit\nrelu E[f(z)²]/E[z²] (He: ½), tanh and sigmoid "
+                 "Var(f(z))/Var(z) (Xavier: 1)", fontsize=9)
     common.save_figure(fig, path)
 
 
