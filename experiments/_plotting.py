@@ -83,7 +83,7 @@ def legend_outside(ax, where="right", **kw):
     if where == "right":
         return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kw)
     # below: clear of the tick labels and the x label whatever the panel's height (the pad is in font sizes)
-    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), borderaxespad=4.2, **kw)
+    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), borderaxespad=5.0, **kw)
 
 
 def figure_legend(fig, handles=None, ncol=4, y=0.0, **kw):

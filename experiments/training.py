@@ -35,6 +35,7 @@ from npnet import data as npdata
 from npnet import probes
 
 from . import _common as common
+from . import _plotting as plotting
 
 STUDIES = ("init-bench", "lecture", "allzero")
 NORMALIZE = (0.1307, 0.3081)          # the lecture's transforms.Normalize((0.1307,), (0.3081,))
@@ -471,99 +472,151 @@ def allzero_summary(records, data_n_train, constant_level):
 # ---------------------------------------------------------------- figures
 
 BATCH_STYLES = {32: ":", 64: "--", 100: "-", 128: "-."}
+BENCH_SHORT = {"std0.01": "std 0.01", "lecun": "LeCun", "glorot": "Glorot", "he": "He"}
+#: the lecture's variants in words
+LECTURE_WORDS = {"default": "PyTorch default init", "zero_first": "first layer zero, ReLU",
+                 "all_zero": "all zero", "all_ones": "all ones (exact products)",
+                 "all_ones_blas_f32": "all ones (BLAS float32)", "zero_first_tanh": "first layer zero, tanh",
+                 "zero_first_sigmoid": "first layer zero, sigmoid",
+                 "zero_first_relu1": "first layer zero, ReLU with relu'(0) = 1",
+                 "default_sgd": "PyTorch default init, plain SGD", "zero_first_sgd": "first layer zero, ReLU, plain SGD"}
+#: the all-zero study's candidates in words
+ALLZERO_WORDS = {**{f"batch{b}": f"batch {b}" for b in ALLZERO_BATCHES}, "blas_f32": "batch 100, BLAS float32",
+                 "normalized": "batch 100, normalized inputs"}
 
 
-def band(ax, c, color, label, linestyle="-", x=None):
-    """Mean line and a min–max band over seeds (x: epochs 1, 2, … unless given)."""
+def band(ax, c, color, label, linestyle="-", x=None, seeds_in_label=True, **line):
+    """Mean line and a min–max band over seeds (x: epochs 1, 2, … unless given); the label gets the seed count
+    (unless the legend's title says it)."""
     if x is None:
         x = np.arange(1, len(c["mean"]) + 1)
         ax.xaxis.set_major_locator(common.plt.MaxNLocator(integer=True))
-    ax.plot(x, c["mean"], color=color, linestyle=linestyle, label=label)
-    ax.fill_between(x, c["min"], c["max"], color=color, alpha=0.2, linewidth=0)
+    return plotting.ours(ax, x, c["mean"], c["min"], c["max"], label=label, seeds=c["n"] if seeds_in_label else None,
+                         color=color, linestyle=linestyle, **line)
 
 
 def bench_figures(summary, info, out, seeds):
+    inits = list(BENCH_INITS)
     for key, name, ylabel in (("train_loss", "compare_train_loss.png", "train loss (mean over the epoch)"),
-                              ("test_acc", "compare_test_accuracy.png", "test accuracy")):
-        fig, (ax, ax_b) = common.plt.subplots(1, 2, figsize=(13, 4.8))
-        for i, init in enumerate(BENCH_INITS):
+                              ("test_acc", "compare_test_accuracy.png", "test accuracy (share of test images)")):
+        fig, (ax, ax_b) = common.plt.subplots(1, 2, figsize=(14, 5.2))
+        for i, init in enumerate(inits):
             c = summary["curves"][str(BENCH["batch"])][init][key]
             if c is not None:
-                band(ax, c, f"C{i}", f"{BENCH_LABELS[init]} (n={c['n']})")
+                band(ax, c, f"C{i}", BENCH_LABELS[init], seeds_in_label=False)
             pub = BENCH_PUBLISHED.get(init, {}).get(key, {})
-            label = f"published {'“Xavier”' if init == 'lecun' else init}" if pub else None
-            ax.plot(list(pub), list(pub.values()), linestyle="none", marker="*", markersize=13, color=f"C{i}",
-                    markeredgecolor="k", label=label)
+            if pub:       # stars of different inits at one epoch sit side by side, in their init's colour
+                plotting.published(ax, plotting.dodge(list(pub), i, len(inits), 0.5), list(pub.values()),
+                                   "init-bench (PyTorch, 1 run)", BENCH_LABELS[init], color=f"C{i}")
             for b in (*BENCH_BATCHES, BENCH["batch"]):
                 c = summary["curves"][str(b)][init][key]
                 if c is not None:
                     ax_b.plot(np.arange(1, len(c["mean"]) + 1), c["mean"], color=f"C{i}", linestyle=BATCH_STYLES[b],
-                              label=f"{init}, batch {b}")
+                              label=f"{BENCH_SHORT[init]}, batch {b}")
                     ax_b.xaxis.set_major_locator(common.plt.MaxNLocator(integer=True))
-        ax.set_title(f"batch {BENCH['batch']}: mean and min–max band over {seeds} seeds; "
-                     "★ published (PyTorch, 1 run)", fontsize=9)
-        ax_b.set_title("mean over seeds, by batch size (the study does not state its batch)", fontsize=9)
+        ax.set_title(f"batch {BENCH['batch']}: mean and min–max band over {seeds} seeds; stars: published", fontsize=9)
+        ax_b.set_title(f"mean over {seeds} seeds, by batch size (the study does not state its batch)", fontsize=9)
         for a in (ax, ax_b):
             a.set_xlabel("epoch")
             a.set_ylabel(ylabel)
-            a.legend(fontsize=7)
-        fig.suptitle(f"784-5×100-10 ReLU, SGD lr {BENCH['lr']} — {info['source']} ({info['n_train']:,}/"
-                     f"{info['n_test']:,})", fontsize=9)
+            a.grid(True, alpha=0.3)
+        handles = [h for h in ax.get_legend_handles_labels()[0] if not h.get_label().startswith("published")]
+        handles.append(plotting.published_key("init-bench (PyTorch, 1 run)", "star in its init's colour"))
+        plotting.legend_outside(ax, "below", handles=handles, ncol=2,
+                                title=f"ours: mean of {seeds} seeds, min–max band", title_fontsize=8)
+        plotting.legend_outside(ax_b, "below", ncol=4, fontsize=7)
+        fig.suptitle(f"init-bench figure {5 if key == 'train_loss' else 6} reproduced: 784-5×100-10 ReLU, SGD lr "
+                     f"{BENCH['lr']} — {info['source']} ({info['n_train']:,}/{info['n_test']:,})", fontsize=9)
         common.save_figure(fig, out / name)
 
 
 def lecture_figure(summary, info, out, seeds):
-    fig, (ax, ax_l) = common.plt.subplots(1, 2, figsize=(13, 4.8))
-    for i, name in enumerate(LECTURE_VARIANTS):
-        c = summary["curves"][name]["test_acc"]
-        if c is not None:
-            band(ax, c, f"C{i}", name, linestyle="--" if "sgd" in name else "-")
+    """Test accuracy of every variant against the lecture's claims (a band per claimed range, a star for "≈ 10 %"),
+    on two zoomed axes (the nets that learn, the ones that do not) so that no curve hides another; the all-ones
+    losses on the right."""
+    fig = common.plt.figure(figsize=(17, 7.5))
+    grid = fig.add_gridspec(2, 3, width_ratios=[1.2, 0.62, 1], hspace=0.3, wspace=0.1)   # middle: the legends
+    ax_hi, ax_lo, ax_l = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[:, 2])
+    names = [n for n in LECTURE_VARIANTS if summary["curves"][n]["test_acc"] is not None]
+    learns = [n for n in names if summary["curves"][n]["test_acc"]["mean"][-1] > 0.5]
+    epochs = LECTURE["epochs"] if not names else len(summary["curves"][names[0]]["test_acc"]["mean"])
+    for group, ax in ((learns, ax_hi), ([n for n in names if n not in learns], ax_lo)):
+        for k, name in enumerate(group):   # identical curves stay visible: each later one narrower, on top
+            i = list(LECTURE_VARIANTS).index(name)
+            band(ax, summary["curves"][name]["test_acc"], f"C{i}", LECTURE_WORDS[name], seeds_in_label=False,
+                 linestyle="--" if "sgd" in name else "-", linewidth=1.2 + 4.5 * (len(group) - 1 - k) / max(1, len(group) - 1),
+                 alpha=0.9, zorder=2 + k)
+    x = [0.6, epochs + 0.4]
+    ax_hi.fill_between(x, 0.90, 0.95, color="C0", alpha=0.12, hatch="//", edgecolor="C0", linewidth=0,
+                       label="published, lecture: default init 90–95 %")
+    ax_lo.fill_between(x, 0.20, 0.40, color="C3", alpha=0.12, hatch="//", edgecolor="C3", linewidth=0,
+                       label="published, lecture: all ones 20–40 %")
+    plotting.published(ax_lo, [epochs], [0.10], "lecture", "all zero ≈ 10 %", color="C2")
+    lowest = min([0.85] + [min(summary["curves"][n]["test_acc"]["min"]) for n in learns])
+    ax_hi.set_ylim(lowest - 0.02, 0.985)
+    ax_lo.set_ylim(0.05, 0.45)
+    ax_hi.set_title("the nets that learn", fontsize=9)
+    ax_lo.set_title("the nets that do not (curves at one level drawn narrower on top of each other)", fontsize=9)
+    for ax in (ax_hi, ax_lo):
+        ax.set_xlim(*x)
+        ax.set_ylabel("test accuracy")
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+        plotting.legend_outside(ax, fontsize=7, title=f"ours: mean of {seeds} seeds, min–max band", title_fontsize=7)
     for name, color in (("all_ones", "C3"), ("all_ones_blas_f32", "C4")):
         for key, style in (("train_loss", "-"), ("test_loss", "--")):
             c = summary["curves"][name][key]
             if c is not None:
-                band(ax_l, c, color, f"{name} {key.replace('_', ' ')}", linestyle=style)
-    ax.set_ylabel("test accuracy")
-    ax.set_title(f"mean and min–max band over {seeds} seeds", fontsize=9)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(0.0, 0.62))
-    ax_l.set_yscale("log")
-    ax_l.set_ylabel("loss (log axis)")
-    ax_l.set_title("all ones: loss", fontsize=9)
-    ax_l.legend(fontsize=7)
-    for a in (ax, ax_l):
-        a.set_xlabel("epoch")
-    fig.suptitle(f"784-128-64-10, x→(x−0.1307)/0.3081, Adam lr {LECTURE['lr']} "
-                 f"(SGD lr {LECTURE['sgd_lr']} dashed), "
-                 f"batch {LECTURE['batch']} — {info['source']} ({info['n_train']:,}/{info['n_test']:,})", fontsize=9)
+                band(ax_l, c, color, f"{LECTURE_WORDS[name]}, {key.replace('_', ' ')}", linestyle=style,
+                     seeds_in_label=False)
+    plotting.log_axis(ax_l, "y", "cross-entropy loss")
+    ax_l.set_xlabel("epoch")
+    ax_l.set_title("all ones: the loss is still falling from ~200 (one unit per layer)", fontsize=9)
+    ax_l.grid(True, which="both", alpha=0.3)
+    plotting.legend_outside(ax_l, "below", fontsize=7, title=f"mean of {seeds} seeds, min–max band",
+                            title_fontsize=7)
+    fig.suptitle(f"lecture's demo reproduced: 784-128-64-10, x→(x−0.1307)/0.3081, Adam lr {LECTURE['lr']} "
+                 f"(plain SGD lr {LECTURE['sgd_lr']} dashed), batch {LECTURE['batch']} — {info['source']} "
+                 f"({info['n_train']:,}/{info['n_test']:,})", fontsize=9)
     common.save_figure(fig, out / "lecture_inits.png")
 
 
 def allzero_figure(summary, records, info, out, seeds):
-    fig, (ax, ax_s) = common.plt.subplots(1, 2, figsize=(13, 4.8))
-    for i, name in enumerate((*ALLZERO_CANDIDATES, "one_unit_ceiling")):
+    fig, (ax, ax_s) = common.plt.subplots(1, 2, figsize=(14, 5.2))
+    for i, name in enumerate(ALLZERO_CANDIDATES):
         runs = complete(runs_of(records, "allzero", name))
         c = summary["curves"][name]
         if c is None:
             continue
-        style = "--" if name in ("blas_f32", "normalized") else (":" if name == "one_unit_ceiling" else "-")
-        band(ax, c, f"C{i}", name, linestyle=style)
-        if name != "one_unit_ceiling":
-            band(ax_s, c, f"C{i}", name, linestyle=style,
-                 x=np.arange(1, len(c["mean"]) + 1) * runs[0]["steps_per_epoch"])
+        style = "--" if name in ("blas_f32", "normalized") else "-"
+        # batch 100 and its BLAS float32 twin coincide: the exact one wide underneath, the other dashed on top
+        width = dict(linewidth=4, alpha=0.6) if name == "batch100" else dict(linewidth=1.5)
+        band(ax, c, f"C{i}", ALLZERO_WORDS[name], linestyle=style, seeds_in_label=False, **width)
+        band(ax_s, c, f"C{i}", ALLZERO_WORDS[name], linestyle=style, seeds_in_label=False,
+             x=np.arange(1, len(c["mean"]) + 1) * runs[0]["steps_per_epoch"], **width)
+    ceiling = summary.get("one_unit_net_best_test_acc")
+    if ceiling:          # trained for many more epochs than the rest: its best, as a level, not its curve
+        ax.axhspan(ceiling["min"], ceiling["max"], color="C6", alpha=0.12, linewidth=0)
+        ax.axhline(ceiling["mean"], color="C6", linestyle=":", linewidth=1.5,
+                   label=f"one hidden unit (784-1-10, random start, Adam): best accuracy in "
+                         f"{ALLZERO['ceiling_epochs']} epochs, mean and range of {ceiling['n']} seeds")
     pub = ALLZERO_PUBLISHED
-    ax.plot(list(pub), list(pub.values()), linestyle="none", marker="*", markersize=13, color="0.4",
-            markeredgecolor="k", label="published all_zero (PyTorch f32)")
     for a in (ax, ax_s):
-        a.axhline(pub[5], color="0.5", linewidth=0.8, linestyle=":")
+        a.axhline(pub[5], color="0.4", linewidth=0.8, linestyle=(0, (1, 3)),
+                  label=f"the published {pub[5]} (init-bench, epoch 5), as a level")
         a.set_ylabel("test accuracy")
-        a.legend(fontsize=7)
+        a.grid(True, which="both", alpha=0.3)
+    plotting.published(ax, list(pub), list(pub.values()), "init-bench (PyTorch float32)", "all-zero net",
+                       color="C2")
     ax.set_xlabel("epoch")
-    ax_s.set_xlabel("SGD steps")
-    ax_s.set_xscale("log")
-    ax.set_title(f"mean and min–max band over {seeds} seeds; dotted line: the published 0.245", fontsize=9)
+    plotting.log_axis(ax_s, "x", "SGD steps")
+    ax.set_title(f"mean and min–max band over {seeds} seeds", fontsize=9)
     ax_s.set_title("the same runs against SGD steps: what moves the all-zero net is the number of steps", fontsize=9)
-    fig.suptitle(f"784-100-10 sigmoid, all W and b zero, SGD lr {ALLZERO['lr']} — {info['source']} "
-                 f"({info['n_train']:,}/{info['n_test']:,})", fontsize=9)
+    plotting.figure_legend(fig, ax.get_legend_handles_labels()[0], ncol=3, y=0.0,
+                           title=f"ours: mean of {seeds} seeds, min–max band (both panels)", title_fontsize=8)
+    fig.subplots_adjust(bottom=0.13)
+    fig.suptitle(f"Why init-bench's all-zero net reached 0.245: 784-100-10 sigmoid, all W and b zero, SGD lr "
+                 f"{ALLZERO['lr']} — {info['source']} ({info['n_train']:,}/{info['n_test']:,})", fontsize=9)
     common.save_figure(fig, out / "allzero_escape.png")
 
 
