@@ -103,3 +103,14 @@ def integer_ticks(ax, which="x"):
     """Whole-number ticks (epochs, layers)."""
     from matplotlib.ticker import MaxNLocator
     getattr(ax, f"{which}axis").set_major_locator(MaxNLocator(integer=True))
+
+
+def label_panel(ax, row, col, rows, *, title=None, ylabel=None, xlabel=None, fontsize=8):
+    """Labels of one panel of a grid of small multiples: the column's title on the first row, the row's label on
+    the first column, the x label on the last row."""
+    if row == 0 and title:
+        ax.set_title(title, fontsize=fontsize + 1)
+    if col == 0 and ylabel:
+        ax.set_ylabel(ylabel, fontsize=fontsize)
+    if row == rows - 1 and xlabel:
+        ax.set_xlabel(xlabel, fontsize=fontsize)

@@ -220,12 +220,8 @@ def plot_init_bench(res, path):
                     f"mean of {n_seeds} seeds: input share {mean_share[j]:.2g}",
                     transform=ax.transAxes, va="top", ha="center", fontsize=6.5,
                     bbox=dict(facecolor="white", alpha=0.8, edgecolor="none", pad=1))
-            if i == 0:
-                ax.set_title(f"layer {j + 1}", fontsize=9)
-            if j == 0:
-                ax.set_ylabel(f"{IB_WORDS[label]}\nshare of outputs per bin", fontsize=8)
-            if i == len(inits) - 1:
-                ax.set_xlabel("activation a = σ(z)", fontsize=8)
+            plotting.label_panel(ax, i, j, len(inits), title=f"layer {j + 1}", xlabel="activation a = σ(z)",
+                                 ylabel=f"{IB_WORDS[label]}\nshare of outputs per bin")
         ax = axes[i, -1]
         layers = np.arange(1, IB_LAYERS + 1)
         ax.plot(layers, r["mean_over_seeds"]["Ez2"], "o", color=f"C{i}", label=f"measured, mean of {n_seeds} seeds")
@@ -691,12 +687,8 @@ def plot_cs231n(res, path):
             ax.set_yticks([])
             ax.set_xticks([-1, 0, 1] if i == len(cases) - 1 else [])
             ax.tick_params(labelsize=6)
-            if j == 0:
-                ax.set_ylabel(f"{case}\ncount per bin", fontsize=7)
-            if i == 0:
-                ax.set_title(f"layer {j + 1}", fontsize=8)
-            if i == len(cases) - 1:
-                ax.set_xlabel("activation", fontsize=7)
+            plotting.label_panel(ax, i, j, len(cases), title=f"layer {j + 1}", ylabel=f"{case}\ncount per bin",
+                                 xlabel="activation", fontsize=7)
     s = res["settings"]
     fig.suptitle(f"cs231n-notes reproduced: D = randn({s['D'][0]}, {s['D'][1]}), {depth} layers of {s['width']}, no "
                  f"bias, {n_seeds} seeds. {res['he_verdict']}.\nHistograms: seed {s['seeds'][0]}, the "
