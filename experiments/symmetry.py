@@ -269,7 +269,8 @@ def figures(records, perturb, info, out, dtype):
     outputs.save_figure(fig, out / "symmetry_test_accuracy.png")
 
     for key, name, ylabel in (("sym_fc1", "symmetry_fc1.png",
-                               "largest difference between two hidden units'\nincoming weights, max |W1[i, j] − W1[0, j]|"),
+                               "largest difference between two hidden units'\n"
+                               "incoming weights, max |W1[i, j] − W1[0, j]|"),
                               ("hidden_var", "symmetry_hidden_variance.png",
                                "variance of the hidden outputs\nacross the 100 units")):
         fig, ax = outputs.plt.subplots(figsize=(9, 4.5))

@@ -116,8 +116,9 @@ def plot_relu_spread_hists(res, case, path):
             if i == len(RS_HIST_LAYERS) - 1:
                 ax.set_xlabel("pre-activation z" if key == "z" else "activation a", fontsize=8)
     s = res["settings"]
-    fig.suptitle(f"relu-spread {case}: histograms at layers {', '.join(map(str, RS_HIST_LAYERS))} (seed 0; "
-                 f"{len(runs[0]['hists_seed0'][RS_HIST_LAYERS[0]]['z']['counts'])} bins over ±4 RMS of each panel); width {s['width']}, Gaussian input {s['gaussian_input'][0]}×"
+    bins = len(runs[0]["hists_seed0"][RS_HIST_LAYERS[0]]["z"]["counts"])
+    fig.suptitle(f"relu-spread {case}: histograms at layers {', '.join(map(str, RS_HIST_LAYERS))} (seed 0; {bins} "
+                 f"bins over ±4 RMS of each panel); width {s['width']}, Gaussian input {s['gaussian_input'][0]}×"
                  f"{s['gaussian_input'][1]} and {s['mnist_input'][0]} MNIST images.\nOne x range for every panel: "
                  "a distribution that shrinks with depth narrows to a spike (insets: its shape, magnified)",
                  fontsize=10)
@@ -216,7 +217,8 @@ def plot_relu_spread_ratio(res, path):
     handles, _ = ax.get_legend_handles_labels()
     cases = [Line2D([], [], label=case + (" (wide, under C: identical)" if case.startswith("B") else ""),
                **{k: v for k, v in RS_DRAW[case].items() if k != "zorder"}) for case in relu_cases]
-    inputs = [Line2D([], [], color="0.3", linestyle=RS_INPUT_STYLE[inp], label=RS_INPUT_WORDS[inp]) for inp in RS_INPUTS]
+    inputs = [Line2D([], [], color="0.3", linestyle=RS_INPUT_STYLE[inp], label=RS_INPUT_WORDS[inp])
+              for inp in RS_INPUTS]
     plotting.legend_outside(ax, handles=[*cases, *inputs, *marks, *handles], handlelength=3.5)
     ax.set_title("relu-spread ratio figure reproduced: ReLU keeps 1/2 of E[z²], not of Var(z)", fontsize=10)
     outputs.save_figure(fig, path)

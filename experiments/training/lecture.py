@@ -119,7 +119,8 @@ LECTURE_WORDS = {"default": "PyTorch default init", "zero_first": "first layer z
                  "all_ones_blas_f32": "all ones (BLAS float32)", "zero_first_tanh": "first layer zero, tanh",
                  "zero_first_sigmoid": "first layer zero, sigmoid",
                  "zero_first_relu1": "first layer zero, ReLU with relu'(0) = 1",
-                 "default_sgd": "PyTorch default init, plain SGD", "zero_first_sgd": "first layer zero, ReLU, plain SGD"}
+                 "default_sgd": "PyTorch default init, plain SGD",
+                 "zero_first_sgd": "first layer zero, ReLU, plain SGD"}
 
 
 def lecture_figure(summary, info, out, seeds):
@@ -136,7 +137,8 @@ def lecture_figure(summary, info, out, seeds):
         for k, name in enumerate(group):   # identical curves stay visible: each later one narrower, on top
             i = list(LECTURE_VARIANTS).index(name)
             band(ax, summary["curves"][name]["test_acc"], f"C{i}", LECTURE_WORDS[name], seeds_in_label=False,
-                 linestyle="--" if "sgd" in name else "-", linewidth=1.2 + 4.5 * (len(group) - 1 - k) / max(1, len(group) - 1),
+                 linestyle="--" if "sgd" in name else "-",
+                 linewidth=1.2 + 4.5 * (len(group) - 1 - k) / max(1, len(group) - 1),
                  alpha=0.9, zorder=2 + k)
     x = [0.6, epochs + 0.4]
     ax_hi.fill_between(x, 0.90, 0.95, color="C0", alpha=0.12, hatch="//", edgecolor="C0", linewidth=0,
