@@ -178,10 +178,11 @@ def load(path):
     try:
         with NpzArchive(os.fspath(path)) as archive:
             spec, shapes = _read_spec(archive)
-            for name, shape in shapes.items():
-                got_shape, got_dtype = archive.header(name)
-                if got_shape != shape or got_dtype.kind != "f" or got_dtype.itemsize != np.dtype(spec["dtype"]).itemsize:
-                    raise ValueError(f"member {name!r} is {got_dtype} {got_shape}; the spec says {spec['dtype']} {shape}")
+            dtype = np.dtype(spec["dtype"])
+            for name, shape in shapes.items():   # headers only: nothing is decompressed before every one is right
+                got_shape, got = archive.header(name)
+                if got_shape != shape or got.kind != "f" or got.itemsize != dtype.itemsize:
+                    raise ValueError(f"member {name!r} is {got} {got_shape}; the spec says {dtype} {shape}")
             net = mlp(spec["sizes"], spec["activations"] or "identity", "zeros", dtype=spec["dtype"],
                       products=spec["products"], relu_grad_at_zero=spec["relu_grad_at_zero"])
             weights = {name.split(":", 1)[1]: archive.array(name) for name in shapes}
@@ -267,7 +268,7 @@ def mlp(sizes, activation="relu", weight_init=None, bias_init=None, *, rng=None,
     itemsize = np.dtype(_validate.dtype(dtype)).itemsize
     n_params = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes, sizes[1:]))
     largest = max(n_out * n_in for n_in, n_out in zip(sizes, sizes[1:]))
-    _validate.allocatable(f"mlp sizes {sizes} ({n_params:,} parameters, with their gradients)",
+    _validate.allocatable(f"mlp sizes {sizes} ({n_params:,} parameters, their gradients and an initial draw)",
                           2 * n_params * itemsize + 8 * largest)
     if rng is not None:
         rng = _validate.generator("rng", rng)   # one Generator for every layer, also from an int seed
