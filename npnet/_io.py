@@ -8,6 +8,7 @@ what is wrong (a missing file stays a ``FileNotFoundError``).
 import contextlib
 import lzma
 import os
+import re
 import stat
 import struct
 import tempfile
@@ -25,12 +26,13 @@ def atomic_write(path, write, mode="wb"):
     """Call ``write(file)`` on a temporary file next to ``path``, then rename it over ``path``.
 
     Readers never see half a file, and an exception (or Ctrl-C) leaves nothing behind: the temporary file is
-    removed and ``path`` keeps its old content. The parent directory is created if needed; the file gets the
+    removed and ``path`` keeps its old content. The temporary file's name holds the process id, so that one left by
+    a killed process (SIGKILL, a power cut) is recognised and removed by a later run (``remove_stale``). The parent directory is created if needed; the file gets the
     usual permissions (0666 minus the umask), not mkstemp's owner-only ones.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
@@ -42,6 +44,50 @@ def atomic_write(path, write, mode="wb"):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+#: what a process leaves behind when killed mid-write: ``atomic_write``'s ``.<name>.<pid>-<random>.tmp`` files and
+#: the experiments' ``.staging-<pid>-<random>`` directories
+_LEFT_BEHIND = re.compile(r"(?:\..+\.(?P<tmp>\d+)-[^.]+\.tmp|\.staging-(?P<stage>\d+)-[^.]+)")
+
+
+def remove_stale(directory):
+    """Remove from ``directory`` the temporary files and staging directories of processes that no longer run (the
+    process id is in the name; a live process's are left alone). Returns the names removed; never raises."""
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _LEFT_BEHIND.fullmatch(entry.name)
+        if match is None or _alive(int(match["tmp"] or match["stage"])):
+            continue
+        try:
+            if match["stage"] and entry.is_dir(follow_symlinks=False):
+                import shutil
+                shutil.rmtree(entry.path)
+            elif match["tmp"] and not entry.is_dir(follow_symlinks=False):
+                os.unlink(entry.path)
+            else:
+                continue
+        except OSError:
+            continue
+        removed.append(entry.name)
+    return removed
+
+
+def _alive(pid):
+    """Whether process ``pid`` exists on this machine (another user's counts as alive)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
 
 
 def open_regular(path, max_bytes=None):
