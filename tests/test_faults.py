@@ -2,9 +2,13 @@
 like an output, Ctrl-C (also one Python swallows, and one during start-up). Each gives one stderr line and a non-zero
 exit, leaves the older outputs as they were and no temporary files. The writers are experiments._common's, which
 every experiment uses; one real experiment is interrupted in a subprocess."""
+import contextlib
 import errno
+import importlib
+import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -217,3 +221,134 @@ def test_ctrl_c_during_start_up(tmp_path):
     assert "Traceback" not in "".join(lines)
     assert lines[-1].startswith("experiments.symmetry: interrupted"), lines
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+# ---------------------------------------------------------------- command lines: bounds, paths, checks before output
+
+
+def _help(name):
+    module = importlib.import_module(f"experiments.{name}")
+    with pytest.raises(SystemExit), contextlib.redirect_stdout(io.StringIO()) as text:
+        module.main(["--help"])
+    return " ".join(text.getvalue().split())      # argparse wraps lines: one line of words
+
+
+def _usage_error(name, argv, out, capsys, contains):
+    """``experiments.<name>`` refuses ``argv`` with exit 2 and one line containing ``contains``, before creating
+    ``out`` (which must not exist beforehand) or printing anything else."""
+    assert not out.exists()
+    module = importlib.import_module(f"experiments.{name}")
+    code = importlib.import_module("experiments._common").run(module.main, f"experiments.{name}", argv)
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert code == 2 and captured.out == "" and len(lines) == 1, captured
+    assert lines[0].startswith(f"experiments.{name}: ") and contains in lines[0], lines[0]
+    assert not out.exists(), f"{out} was created"
+    return lines[0]
+
+
+#: every count and size option: (experiment, option); --help states its upper bound as "at most N"
+BOUNDED = [("symmetry", "--epochs"), ("activations", "--epochs"), ("regression", "--epochs"),
+           ("regression", "--seeds"), ("depth", "--seeds"), ("training", "--seeds"), ("regression", "--draws"),
+           ("phase", "--steps"), ("phase", "--depths"), ("phase", "--relu-depths"), ("bench", "--rounds"),
+           ("regression", "--jobs"), ("depth", "--jobs"), ("training", "--jobs"), ("phase", "--jobs"),
+           ("all", "--jobs")]
+
+
+@pytest.mark.parametrize("name, option", BOUNDED)
+def test_count_options_have_an_upper_bound_stated_in_help(name, option, tmp_path, capsys):
+    help_text = _help(name)
+    match = re.search(rf"{option} \S+ (.*?)(?= --[a-z]|$)", help_text)
+    bound = re.search(r"at most ([\d,]+)", match.group(1))
+    assert bound, f"{name} {option}: no upper bound in --help: {match.group(1)!r}"
+    limit = int(bound.group(1).replace(",", ""))
+    for value in (limit + 1, 10**12, 10**100):
+        line = _usage_error(name, [option, str(value), "--out", str(tmp_path / "out")], tmp_path / "out", capsys,
+                            f"at most {limit:,}")
+        assert option in line
+
+
+def test_phase_lists_are_bounded_in_length(tmp_path, capsys):
+    for option, many in [("--depths", ",".join(["2"] * 1000)), ("--sigma-w2", ",".join(["1"] * 1000)),
+                         ("--relu-depths", ",".join(["2"] * 1000))]:
+        assert "values at most" in _help("phase").split(option + " ")[1].split(" --")[0]
+        _usage_error("phase", [option, many, "--out", str(tmp_path / "out")], tmp_path / "out", capsys, "values")
+
+
+def test_a_seed_range_past_the_largest_seed_is_refused(tmp_path, capsys):
+    _usage_error("depth", ["--seed", str(2**32 - 1), "--seeds", "2", "--out", str(tmp_path / "out")],
+                 tmp_path / "out", capsys, "--seed + --seeds - 1 must be at most 4294967295")
+
+
+@pytest.mark.parametrize("value", ["1,,2", "1,", ",1", ",", "1, ,2"])
+def test_phase_lists_refuse_empty_items(value, tmp_path, capsys):
+    for option in ("--sigma-w2", "--depths"):
+        _usage_error("phase", [f"{option}={value}", "--out", str(tmp_path / "out")], tmp_path / "out", capsys,
+                     "expected comma-separated")
+
+
+@pytest.mark.parametrize("name", ["symmetry", "bench", "all", "phase"])
+def test_a_path_part_longer_than_the_file_system_allows(name, tmp_path, capsys):
+    long = tmp_path / ("x" * 300) / "out"
+    _usage_error(name, ["--out", str(long)], long, capsys, "File name too long")
+    if name == "phase":
+        _usage_error(name, ["--cache", str(long), "--out", str(tmp_path / "o")], tmp_path / "o", capsys,
+                     "File name too long")
+    if name == "all":
+        _usage_error(name, ["--report-only", "--results", str(long), "--out", str(tmp_path / "o")],
+                     tmp_path / "o", capsys, "File name too long")
+
+
+@pytest.mark.parametrize("bad", ["", " ", "\t"])
+def test_all_refuses_an_empty_out(bad, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _usage_error("all", ["--report-only", "--out", bad], tmp_path / bad.strip() / "none", capsys,
+                 "--out must be a directory path, got an empty string")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("case", ["directory", "proc", "under_a_file", "empty", "blank"])
+def test_all_report_only_results_paths(case, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "dir").mkdir()
+    results, contains = {
+        "directory": (tmp_path / "dir", "is a directory"),
+        "proc": (Path("/proc/no-such-process/RESULTS.md"), "cannot write --results"),
+        "under_a_file": (tmp_path / "file" / "RESULTS.md", "is not a directory"),
+        "empty": ("", "--results must be a file path, got an empty string"),
+        "blank": (" ", "--results must be a file path, got an empty string"),
+    }[case]
+    out = tmp_path / "out"
+    _usage_error("all", ["--report-only", "--results", str(results), "--out", str(out)], out, capsys, contains)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir", "file"] and not list((tmp_path / "dir").iterdir())
+
+
+@pytest.mark.parametrize("name", ["symmetry", "phase", "depth", "bench"])
+def test_a_bad_data_environment_variable_fails_before_any_output(name, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NPNET_DATA", str(tmp_path / "no-such-idx-dir"))
+    _usage_error(name, ["--quick", "--out", str(tmp_path / "out")], tmp_path / "out", capsys, "NPNET_DATA")
+
+
+@pytest.mark.parametrize("cache", ["/proc/no-such-process/cache", "/proc/version/cache", "/dev/null"])
+def test_a_bad_phase_cache_fails_before_any_output(cache, tmp_path, capsys):
+    _usage_error("phase", ["--quick", "--cache", cache, "--out", str(tmp_path / "out")], tmp_path / "out", capsys,
+                 "--cache")
+
+
+def test_stale_staging_of_dead_processes_is_removed(out, capsys):
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()                                   # a process id that no longer runs
+    (out / f".staging-{dead.pid}-abcd1234").mkdir()
+    (out / f".staging-{dead.pid}-abcd1234" / "a.png").write_bytes(b"half a run")
+    (out / f".a.json.{dead.pid}-abcd1234.tmp").write_bytes(b"half a file")
+    live = out / f".staging-{os.getpid()}-abcd1234"   # this process: a run in progress, left alone
+    live.mkdir()
+    code, lines = run(fake_main(), out, capsys)
+    assert code == 0 and lines == []
+    assert sorted(p.name for p in out.iterdir()) == sorted(["a.json", "a.png", live.name])
+
+
+def test_the_staging_directory_records_the_process_id(out, capsys):
+    seen = []
+    code, lines = run(fake_main(lambda o: seen.extend(p.name for p in o.glob(".staging-*"))), out, capsys)
+    assert code == 0 and len(seen) == 1 and seen[0].startswith(f".staging-{os.getpid()}-")
