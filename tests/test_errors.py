@@ -649,3 +649,8 @@ def test_load_reads_a_compressed_save(saved):
     with np.load(path) as f:
         np.savez_compressed(compressed, **dict(f))
     assert repr(npnet.load(compressed)) == repr(npnet.load(path))
+
+
+def test_a_data_source_path_too_long_for_the_file_system(tmp_path):
+    with pytest.raises(ValueError, match="MNIST data source .*: File name too long"):
+        npnet.data.validate_source(str(tmp_path / ("x" * 300)))
