@@ -15,6 +15,7 @@ import sys
 import weakref
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from experiments import _cli as cli, _outputs as outputs
@@ -364,3 +365,103 @@ def test_the_staging_directory_records_the_process_id(out, capsys):
     seen = []
     code, lines = run(fake_main(lambda o: seen.extend(p.name for p in o.glob(".staging-*"))), out, capsys)
     assert code == 0 and len(seen) == 1 and seen[0].startswith(f".staging-{os.getpid()}-")
+
+
+# ---------------------------------------------------------------- the phase cell cache: input from outside
+
+
+def _cell(steps=2):
+    from experiments.phase import grid
+    settings = grid.cell_settings("tanh", 1.0, 2, steps=steps, n_train=64, n_test=32, seed=0, dtype="float64",
+                                  data_source="test blobs")
+    result = {"test_acc": 0.25, "train_acc": 0.5, "steps_done": steps, "final_loss": 2.25, "diverged": None}
+    return grid, settings, result
+
+
+BAD_RESULTS = {
+    "a string": "0.9", "a list": [0.9], "empty": {}, "test_acc a word": {"test_acc": "high"},
+    "test_acc 5": {"test_acc": 5.0}, "test_acc -1": {"test_acc": -1.0}, "train_acc bool": {"train_acc": True},
+    "test_acc null": {"test_acc": None}, "steps_done float": {"steps_done": 2.0},
+    "steps_done beyond": {"steps_done": 3}, "steps_done short, not diverged": {"steps_done": 1},
+    "final_loss negative": {"final_loss": -1.0}, "final_loss a word": {"final_loss": "low"},
+    "diverged a number": {"diverged": 3}, "a key missing": {"diverged": KeyError},
+    "an extra key": {"note": "hand-edited"},
+}
+
+
+@pytest.mark.parametrize("case", BAD_RESULTS)
+def test_a_bad_cached_result_is_recomputed_with_a_notice(case, tmp_path):
+    grid, settings, good = _cell()
+    change = BAD_RESULTS[case]
+    if isinstance(change, dict) and change and all(k in good or k == "note" for k in change):
+        result = {k: v for k, v in {**good, **change}.items() if v is not KeyError}
+    else:
+        result = change
+    outputs.write_json(grid.cache_path(tmp_path, settings), {"settings": settings, "result": result})
+    notices = []
+    assert grid.read_cached(tmp_path, settings, notice=notices.append) is None
+    name = grid.cache_path(tmp_path, settings).name
+    assert len(notices) == 1 and notices[0].startswith(f"cache: {name} is not a usable cell (")
+    assert notices[0].endswith("); training that cell again") and "\n" not in notices[0]
+
+
+def _raw_cell(text):
+    return lambda path, settings: path.write_text(text.replace("SETTINGS", json.dumps(settings)))
+
+
+BAD_FILES = {
+    "NaN accuracy": _raw_cell('{"settings": SETTINGS, "result": {"test_acc": NaN, "train_acc": 0.5, "steps_done": 2, '
+                              '"final_loss": 1.0, "diverged": null}}'),
+    "infinite loss": _raw_cell('{"settings": SETTINGS, "result": {"test_acc": 0.5, "train_acc": 0.5, '
+                               '"steps_done": 2, "final_loss": Infinity, "diverged": null}}'),
+    "other settings": _raw_cell('{"settings": {}, "result": {}}'),
+    "a list": _raw_cell("[SETTINGS]"),
+    "half written": _raw_cell('{"settings": SETTINGS, "res'),
+    "not UTF-8": lambda path, settings: path.write_bytes(b'{"\xff\xfe": 1}'),
+    "nested 20k deep": _raw_cell("[" * 20_000 + "]" * 20_000),
+    "nested 100k deep (too large)": _raw_cell("[" * 100_000 + "]" * 100_000),
+    "1 MB": _raw_cell(" " * 2**20 + "{}"),
+    "a FIFO": lambda path, settings: os.mkfifo(path),           # reading it would wait for a writer forever
+    "/dev/zero": lambda path, settings: path.symlink_to("/dev/zero"),   # would never end
+    "a directory": lambda path, settings: path.mkdir(),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_a_bad_cache_file_is_recomputed_with_a_notice(case, tmp_path):
+    grid, settings, _ = _cell()
+    path = grid.cache_path(tmp_path, settings)
+    BAD_FILES[case](path, settings)
+    notices = []
+    assert grid.read_cached(tmp_path, settings, notice=notices.append) is None
+    assert len(notices) == 1 and notices[0].startswith(f"cache: {path.name} is not a usable cell ("), notices
+
+
+def test_a_good_cell_is_read_and_a_missing_one_is_quietly_none(tmp_path):
+    grid, settings, good = _cell()
+    notices = []
+    assert grid.read_cached(tmp_path, settings, notice=notices.append) is None and notices == []
+    outputs.write_json(grid.cache_path(tmp_path, settings), {"settings": settings, "result": good, "seconds": 1.0})
+    assert grid.read_cached(tmp_path, settings, notice=notices.append) == good and notices == []
+    diverged = {**good, "steps_done": 1, "final_loss": None, "diverged": "the loss overflowed"}
+    outputs.write_json(grid.cache_path(tmp_path, settings), {"settings": settings, "result": diverged})
+    assert grid.read_cached(tmp_path, settings, notice=notices.append) == diverged and notices == []
+
+
+def test_run_cells_retrains_a_bad_cell_and_removes_stale_temporary_files(tmp_path):
+    grid, settings, good = _cell()
+    path = grid.cache_path(tmp_path, settings)
+    outputs.write_json(path, {"settings": settings, "result": {**good, "test_acc": 5.0}})
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()
+    stale = tmp_path / f".{path.name}.{dead.pid}-abcd1234.tmp"    # a write killed half way
+    stale.write_text('{"sett')
+    rng = np.random.default_rng(0)
+    data = (rng.normal(size=(64, 784)), rng.integers(0, 10, 64), rng.normal(size=(32, 784)), rng.integers(0, 10, 32))
+    lines = []
+    with contextlib.redirect_stdout(io.StringIO()):
+        [result] = grid.run_cells([settings], data, tmp_path, 1, lines.append)
+    assert 0.0 <= result["test_acc"] <= 1.0 and result["steps_done"] == 2
+    assert grid.read_cached(tmp_path, settings) == result                     # the cache now holds the retrained cell
+    assert not stale.exists() and "removed 1 temporary file(s) of killed runs" in lines[0]
+    assert any("is not a usable cell (test_acc 5.0 is not an accuracy in [0, 1])" in line for line in lines)
