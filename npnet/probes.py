@@ -153,4 +153,11 @@ def changed_parameters(before, net):
     """Names of ``net``'s parameters that differ, bitwise, from the snapshot ``before`` (``net.get_weights()``
     taken earlier), in ``get_weights`` order: what training moved. A symmetric init that leaves every weight
     exactly where it started shows here as, e.g., ``["fc2.b"]``."""
-    return [name for name, value in net.get_weights().items() if not np.array_equal(value, before[name])]
+    _network("changed_parameters", net)
+    now = net.get_weights()
+    if not isinstance(before, dict):
+        raise TypeError(f"before must be a snapshot of this net's get_weights() (a dict), got {type(before).__name__}")
+    if set(before) != set(now):
+        raise ValueError(f"before must be a snapshot of this net's get_weights() (names {sorted(now)}), got "
+                         f"names {sorted(before)}")
+    return [name for name, value in now.items() if not np.array_equal(value, before[name])]

@@ -489,6 +489,16 @@ def test_probes_need_a_network(bad, data):
         npnet.probes.layer_stats(bad)
     with pytest.raises(TypeError, match=r"gradients_at: net must be a Network .*, got " + type(bad).__name__):
         npnet.probes.gradients_at(bad, *data)
+    with pytest.raises(TypeError, match=r"changed_parameters: net must be a Network"):
+        npnet.probes.changed_parameters({}, bad)
+
+
+@pytest.mark.parametrize("before, error", [(None, TypeError), ([], TypeError), ({}, ValueError),
+                                           ({"fc1.W": 0}, ValueError)])
+def test_changed_parameters_needs_a_snapshot_of_the_net(net, before, error):
+    with pytest.raises(error, match=r"before must be a snapshot of this net's get_weights\(\)"):
+        npnet.probes.changed_parameters(before, net)
+    assert npnet.probes.changed_parameters(net.get_weights(), net) == []
 
 
 @pytest.mark.parametrize("bins, error, match", [
