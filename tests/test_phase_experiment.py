@@ -7,6 +7,7 @@ import pytest
 
 from experiments import _cli as cli, _outputs as outputs, _parallel as parallel
 from experiments import phase
+from experiments.phase import grid as phase_grid
 from npnet import meanfield
 
 QUICK = ["--quick", "--jobs", "1"]
@@ -93,7 +94,7 @@ def test_killed_run_resumes_from_its_cache_with_the_same_json(quick_run, tmp_pat
         calls.append(task[0])
         return real(task)
 
-    monkeypatch.setattr(phase, "train_cell", killed_after_three)
+    monkeypatch.setattr(phase_grid, "train_cell", killed_after_three)     # where run_cells finds it
     argv = QUICK + ["--out", str(tmp_path)]
     assert cli.run(phase.main, "experiments.phase", argv) == 130
     cache = tmp_path / ".phase-cache"
@@ -103,7 +104,7 @@ def test_killed_run_resumes_from_its_cache_with_the_same_json(quick_run, tmp_pat
     victim.write_text(victim.read_text()[:20])                     # a damaged entry: trained again
 
     calls.clear()
-    monkeypatch.setattr(phase, "train_cell", lambda task: calls.append(task[0]) or real(task))
+    monkeypatch.setattr(phase_grid, "train_cell", lambda task: calls.append(task[0]) or real(task))
     monkeypatch.setattr(phase, "figures", lambda result, out: None)     # checked by the --quick test
     assert cli.run(phase.main, "experiments.phase", argv) == 0
     assert len(calls) == len(reference["cells"]) - 2               # only the missing (and the damaged) cells
