@@ -67,8 +67,7 @@ def count_arg(maximum):
     def count(text):
         value = positive_int_arg(text)
         if value > maximum:
-            raise argparse.ArgumentTypeError(f"expected an integer in [1, {maximum:,}], got {text}; "
-                                             f"at most {maximum:,}")
+            raise argparse.ArgumentTypeError(f"expected an integer >= 1 and at most {maximum:,}, got {text}")
         return value
     count.__name__ = "count"      # argparse names the type in some messages
     return count

@@ -91,8 +91,7 @@ def _int_list(text, allow_empty=False):
     if len(values) > LIST_MAX:
         raise argparse.ArgumentTypeError(f"got {len(values):,} depths; at most {LIST_MAX} values")
     if max(values) > DEPTH_MAX:
-        raise argparse.ArgumentTypeError(f"expected depths in [1, {DEPTH_MAX:,}], got {max(values)}; "
-                                         f"at most {DEPTH_MAX:,}")
+        raise argparse.ArgumentTypeError(f"expected depths >= 1 and at most {DEPTH_MAX:,}, got {max(values)}")
     return values
 
 
