@@ -210,9 +210,8 @@ def make_dir(path, option):
     try:
         if path.exists() and not path.is_dir():
             raise UsageError(f"{option} {path} exists and is not a directory")
-        missing = [p for p in (path, *path.parents) if not p.exists()]
+        _Run.created += [p for p in (path, *path.parents) if not p.exists()]   # before: mkdir may stop half way
         path.mkdir(parents=True, exist_ok=True)
-        _Run.created += missing
         tempfile.TemporaryFile(dir=path).close()
     except OSError as exc:   # also a path part longer than the file system allows (ENAMETOOLONG)
         raise UsageError(f"cannot write to {option} directory {path}: {exc.strerror or exc}") from None

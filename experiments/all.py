@@ -137,6 +137,7 @@ def main(argv=None):
         results = DEFAULT_RESULTS
     else:
         results = out / "RESULTS.md"
+        check_results(results)
     if args.quick and not args.report_only:
         for n in names:
             if n in NOT_QUICK:
