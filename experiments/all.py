@@ -1,7 +1,7 @@
 """Every experiment in one command, then the claims ledger: each published claim beside npnet's number, in RESULTS.md.
 
 Run:  python -m experiments.all                 (every default run, tens of minutes; figures/ and docs/RESULTS.md)
-      python -m experiments.all --quick         (about 1½ minutes; figures/quick/ and figures/quick/RESULTS.md)
+      python -m experiments.all --quick         (about 70 CPU-seconds; figures/quick/ and figures/quick/RESULTS.md)
       python -m experiments.all --report-only   (no runs: RESULTS.md again from the JSON already on disk)
 
 The experiments run one after another, each in its own process with its own defaults (or --quick settings), its
@@ -49,7 +49,7 @@ def parse(argv):
     p = cli.Parser(prog="python -m experiments.all", description=__doc__.split("\n")[0],
                    formatter_class=cli._HelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help="every experiment's --quick run (about 1½ minutes; bench and training left out), into "
+                   help="every experiment's --quick run (about 70 CPU-seconds; bench and training left out), into "
                         "figures/quick/")
     p.add_argument("--jobs", type=cli.count_arg(cli.JOBS_MAX), default=None,
                    help="worker processes, passed to the experiments that take --jobs (default: theirs; "
