@@ -1,0 +1,97 @@
+"""The figures of experiments.glorot2010 (house style: ours as mean line + min–max band with the seed count, theory
+as a thin dark dashed line, published values as black-edged gold stars, legends outside the data)."""
+import numpy as np
+
+from .. import _common as common
+from .training import CONFIGS
+
+STAR = dict(marker="*", markersize=15, markerfacecolor="gold", markeredgecolor="black", linestyle="none")
+THEORY = dict(color="0.15", linestyle="--", linewidth=1.0)
+PAPER = "Glorot & Bengio 2010"
+LAYER_COLORS = ["C0", "C1", "C2", "C3", "C4"]
+
+
+def band(ax, x, b, color, label, **kw):
+    ax.plot(x, b["mean"], color=color, linewidth=1.6, label=label, **kw)
+    ax.fill_between(x, b["min"], b["max"], color=color, alpha=0.18, linewidth=0)
+
+
+def legend_right(ax):
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+
+
+def saturation(curves, specs, title, path, info):
+    """One column per activation: rows (statistic, label)."""
+    fig, axes = common.plt.subplots(len(specs[0][1]), len(specs), figsize=(6.2 * len(specs), 3.1 * len(specs[0][1])),
+                                    squeeze=False)
+    for j, (label, rows) in enumerate(specs):
+        c = curves[label]
+        x = c["updates"]
+        for i, (stat, what) in enumerate(rows):
+            ax = axes[i, j]
+            for k, layer in enumerate(c["layers"]):
+                band(ax, x, layer[stat], LAYER_COLORS[k], f"hidden layer {k + 1}")
+            ax.set_ylabel(what)
+            ax.set_title(f"{label}, standard init: {what} ({c['seeds']} seeds: mean, min–max)", fontsize=8)
+            if i == len(rows) - 1:
+                ax.set_xlabel("SGD updates (minibatches of 10)")
+            if j == len(specs) - 1:
+                legend_right(ax)
+    fig.suptitle(f"{title}\ndata: {info}", fontsize=9)
+    fig.tight_layout()
+    common.save_figure(fig, path)
+
+
+def histograms(study, key, what, paper_says, path):
+    """Fig. 6/7/8 style: per init a panel of per-layer histogram lines (first seed), and a panel of per-layer
+    variance (band over seeds) with the mean-field line."""
+    fig, axes = common.plt.subplots(2, 2, figsize=(12, 7), gridspec_kw={"width_ratios": [1.6, 1]})
+    for i, init in enumerate(("standard", "normalized")):
+        s = study[init][key]
+        edges = np.asarray(s["hist_edges"])
+        centers = (edges[:-1] + edges[1:]) / 2
+        ax = axes[i, 0]
+        for k, dens in enumerate(s["hist_density"]):
+            ax.plot(centers, dens, color=LAYER_COLORS[k], linewidth=1.3, label=f"layer {k + 1}")
+        ax.set_yscale("log")
+        ax.set_xlabel(what)
+        ax.set_ylabel("density (log scale)")
+        ax.set_title(f"{init} init (seed 0, {study['images']} test images)", fontsize=9)
+        legend_right(ax)
+        ax = axes[i, 1]
+        x = np.arange(1, len(s["var"]["mean"]) + 1)
+        band(ax, x, s["var"], "C3", f"ours (mean, min–max of {study['seeds']} seeds)", marker="o", markersize=3)
+        ax.plot(x, s["predicted_var"], **THEORY, label="mean field" + (" (trend; level fitted at layer 1)"
+                                                                        if key == "weight_gradients" else ""))
+        ax.set_yscale("log")
+        ax.set_xticks(x)
+        ax.set_xlabel("hidden layer (1 = next to the input)")
+        ax.set_ylabel("variance (log scale)")
+        ax.set_title(f"{init}: max/min over layers {s['max_over_min_var']:.2f}×", fontsize=9)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+    fig.suptitle(f"{PAPER}: {paper_says}\ntanh, 784 → 5 × {study['width']} → 10, at initialization", fontsize=9)
+    fig.tight_layout()
+    common.save_figure(fig, path)
+
+
+def table1(t1, seeds, settings, info, path):
+    fig, ax = common.plt.subplots(figsize=(8.5, 4.2))
+    labels = list(CONFIGS)
+    x = np.arange(len(labels))
+    rows = t1["rows"]
+    means = [rows[k]["mean"] for k in labels]
+    lo = [rows[k]["mean"] - rows[k]["min"] for k in labels]
+    hi = [rows[k]["max"] - rows[k]["mean"] for k in labels]
+    ax.errorbar(x - 0.1, means, yerr=[lo, hi], fmt="o", color="C0", capsize=4,
+                label=f"ours: mean, min–max of {seeds} seeds ({settings['n_train']:,} training images, "
+                      f"{settings['epochs']} epochs)")
+    ax.plot(x + 0.1, [rows[k]["paper"] for k in labels], **STAR,
+            label=f"{PAPER}, Table 1, MNIST (50,000 training images)")
+    ax.set_xticks(x, labels)
+    ax.set_xlabel("activation (N = normalized init; others standard)")
+    ax.set_ylabel("test error (%)")
+    ax.set_ylim(0, None)
+    ax.set_title(f"Table 1 on MNIST: ranking and gaps, not absolute levels\ndata: {info}", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
+    fig.tight_layout()
+    common.save_figure(fig, path)
