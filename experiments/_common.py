@@ -438,3 +438,17 @@ def format_table(headers, rows):
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def replot(out, name, draw, progress):
+    """``--replot``: redraw an experiment's figures with ``draw(result, out)`` from the ``<name>.json`` already in
+    ``out``, training nothing (for experiments whose JSON holds everything their figures show)."""
+    path = out / f"{name}.json"
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+        draw(result, out)
+    except FileNotFoundError:
+        raise UsageError(f"--replot needs {path}: run the experiment first") from None
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise UsageError(f"--replot: {path} is not this experiment's output ({type(exc).__name__}: {exc})") from None
+    progress(f"redrew the figures of {path}")

@@ -49,9 +49,10 @@ RULES = {
 #: tolerance is graded by which side of the baseline (e.g. chance accuracy, a ratio of 1) ours and published lie on
 GRADED = ("abs", "rel", "decades", "band", "range")
 COMMON_FIELDS = {"id", "study", "experiment", "claim", "published", "quote", "ours", "rule", "note", "baseline",
-                 "tol", "band", "expect"}
+                 "tol", "band", "expect", "counterfactual", "counterfactual_means"}
 #: the five studies of ../shared/studies (their short names), then the papers an experiment goes beyond them with
-STUDIES = ("init-bench", "relu-spread", "lecture", "cs231n-notes", "kaiming-analysis", "schoenholz-2017")
+STUDIES = ("init-bench", "relu-spread", "lecture", "cs231n-notes", "kaiming-analysis", "schoenholz-2017",
+           "glorot-2010", "he-2015")
 
 
 class LedgerError(Exception):

@@ -68,15 +68,18 @@ def main(argv=None):
     p.add_argument("--full", action="store_true", help="the longer budget described above (needs 50,000 training "
                    "images: --data openml or an IDX directory)")
     p.add_argument("--lr", type=float, default=0.05, help="SGD learning rate of every model")
+    p.add_argument("--replot", action="store_true",
+                   help="train nothing: redraw the figures from glorot2010.json in --out")
     args, out, progress = common.start(p, argv)
     if args.quick and args.full:
         raise common.UsageError("--quick and --full exclude each other")
+    if args.replot:
+        return common.replot(out, "glorot2010", draw, progress)
     if not 0 < args.lr < 10:
         raise common.UsageError(f"--lr must lie in (0, 10), got {args.lr}")
     cfg = SETTINGS["quick" if args.quick else "full" if args.full else "default"]
     split = common.load_mnist(args, cfg["n_train"], cfg["n_test"], subset="first")
     progress(f"data: {split.source}")
-    info = split.source
     X_probe = split.X_test[:PROBE_IMAGES]
 
     progress(f"1/2 Figs. 6–8: tanh at initialization, {cfg['seeds']} seeds")
@@ -100,6 +103,28 @@ def main(argv=None):
     findings = training.saturation_findings(curves)
     t1 = training.table1(runs, PAPER["table1_mnist_test_error_pct"])
 
+    checks = make_checks(hist, findings, t1)
+    summary(hist, findings, t1, cfg)
+    common.print_checks(checks)
+    result = {
+        "experiment": "glorot2010", "quick": args.quick,
+        "config": {"seed": args.seed, "quick": args.quick, "full": args.full, **cfg, "batch": BATCH, "lr": args.lr,
+                   "probe_images": PROBE_IMAGES, "sizes": training.sizes(cfg["width"]),
+                   "inits": {"standard": "U[−1/√n_in, 1/√n_in]", "normalized": "U[±√6/√(n_in + n_out)]"},
+                   "bias": 0, "inputs": "pixels in [0, 1]"},
+        "paper": PAPER, "data": split.info,
+        "histograms": hist, "saturation": curves, "saturation_findings": findings, "table1": t1,
+        "checks": checks, "runs": [{k: v for k, v in r.items() if k != "trace"} for r in runs],
+    }
+    draw(result, out)
+    common.write_json(out / "glorot2010.json", result)
+    progress(f"wrote {out}/glorot2010.json and 6 figures")
+
+
+def draw(result, out):
+    """Every figure, from the run's JSON contents alone (so that --replot can redraw them without training)."""
+    curves, hist, t1, cfg = result["saturation"], result["histograms"], result["table1"], result["config"]
+    info = result["data"]["source"]
     plots.saturation(curves, [("Sigmoid", [("mean", "mean activation"), ("std", "standard deviation")])],
                      f"{PAPER['paper'].split(',')[0]} 2010, Fig. 2: {PAPER['fig2']}",
                      out / "glorot2010_sigmoid_saturation.png", info)
@@ -117,22 +142,7 @@ def main(argv=None):
                      "Fig. 8 — weight gradients at initialization: of similar size across layers even with standard "
                      "init\n(the two opposite trends of Figs. 6 and 7 cancel in ∂L/∂W_l = δ_lᵀ a_{l−1})",
                      out / "glorot2010_weight_gradients_hist.png")
-    plots.table1(t1, len(seeds), cfg, info, out / "glorot2010_table1.png")
-
-    checks = make_checks(hist, findings, t1)
-    summary(hist, findings, t1, cfg)
-    common.print_checks(checks)
-    common.write_json(out / "glorot2010.json", {
-        "experiment": "glorot2010", "quick": args.quick,
-        "config": {"seed": args.seed, "quick": args.quick, "full": args.full, **cfg, "batch": BATCH, "lr": args.lr,
-                   "probe_images": PROBE_IMAGES, "sizes": training.sizes(cfg["width"]),
-                   "inits": {"standard": "U[−1/√n_in, 1/√n_in]", "normalized": "U[±√6/√(n_in + n_out)]"},
-                   "bias": 0, "inputs": "pixels in [0, 1]"},
-        "paper": PAPER, "data": split.info,
-        "histograms": hist, "saturation": curves, "saturation_findings": findings, "table1": t1,
-        "checks": checks, "runs": [{k: v for k, v in r.items() if k != "trace"} for r in runs],
-    })
-    progress(f"wrote {out}/glorot2010.json and 6 figures")
+    plots.table1(t1, cfg["seeds"], cfg, info, out / "glorot2010_table1.png")
 
 
 def make_checks(hist, findings, t1):

@@ -38,7 +38,7 @@ def saturation(curves, specs, title, path, info):
             if j == len(specs) - 1:
                 legend_right(ax)
     fig.suptitle(f"{title}\ndata: {info}", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     common.save_figure(fig, path)
 
 
@@ -66,11 +66,11 @@ def histograms(study, key, what, paper_says, path):
         ax.set_yscale("log")
         ax.set_xticks(x)
         ax.set_xlabel("hidden layer (1 = next to the input)")
-        ax.set_ylabel("variance (log scale)")
+        ax.set_ylabel(f"variance of the {what.split(' = ')[0].replace('value ', '')} (log scale)", fontsize=8)
         ax.set_title(f"{init}: max/min over layers {s['max_over_min_var']:.2f}×", fontsize=9)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     fig.suptitle(f"{PAPER}: {paper_says}\ntanh, 784 → 5 × {study['width']} → 10, at initialization", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     common.save_figure(fig, path)
 
 
@@ -93,5 +93,5 @@ def table1(t1, seeds, settings, info, path):
     ax.set_ylim(0, None)
     ax.set_title(f"Table 1 on MNIST: ranking and gaps, not absolute levels\ndata: {info}", fontsize=9)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     common.save_figure(fig, path)

@@ -102,6 +102,8 @@ def saturation_findings(curves):
         and reached == sorted(reached) and crossings[0] == min(reached),
         "softsign_p98_end": [layer["p98"]["mean"][-1] for layer in curves["Softsign"]["layers"]],
         "tanh_p98_end": [layer["p98"]["mean"][-1] for layer in tanh["layers"]],
+        "softsign_p98_below_tanh_every_layer": all(
+            s["p98"]["mean"][-1] < t["p98"]["mean"][-1] for s, t in zip(curves["Softsign"]["layers"], tanh["layers"])),
     }
 
 

@@ -70,9 +70,12 @@ def main(argv=None):
     p = common.parser("python -m experiments.he2015", __doc__.split("\n")[0], dtype=False, jobs=True)
     p.add_argument("--full", action="store_true", help="the longer budget described above (hours; needs 50,000 "
                    "training images: --data openml or an IDX directory)")
+    p.add_argument("--replot", action="store_true", help="train nothing: redraw the figures from he2015.json in --out")
     args, out, progress = common.start(p, argv)
     if args.quick and args.full:
         raise common.UsageError("--quick and --full exclude each other")
+    if args.replot:
+        return common.replot(out, "he2015", draw, progress)
     cfg = SETTINGS["quick" if args.quick else "full" if args.full else "default"]
     split = common.load_mnist(args, cfg["n_train"], cfg["n_test"], subset="first")
     progress(f"data: {split.source}")
@@ -107,16 +110,9 @@ def main(argv=None):
     fail = next((d for d in sorted(trained) if not trained[d]), None)
     equiv = {"width": cfg["width"], **deep_relu.equivalent_depth(fail if fail else max(trained), cfg["width"])}
 
-    info = f"{split.source}"
-    plots.convergence(curves, cfg["depths"], {**cfg, **OPTIM}, info, out / "he2015_convergence.png")
-    plots.gradient_norms(grads, cfg["depths"], len(seeds), out / "he2015_gradient_norms.png")
-    plots.stall_depth(sweep, grads_sweep, stall, out / "he2015_stall_depth.png")
-    plots.forward_backward(scal, out / "he2015_forward_backward.png")
-    plots.std001(std_curves, fail, equiv, out / "he2015_std001_depth.png")
-
     checks = make_checks(curves, grads, cfg, stall, scal)
     summary(curves, grads, cfg, stall, scal, fail, equiv, checks)
-    common.write_json(out / "he2015.json", {
+    result = {
         "experiment": "he2015", "quick": args.quick,
         "config": {"seed": args.seed, "quick": args.quick, "full": args.full, **cfg, **OPTIM,
                    "activation": "relu", "bias": 0, "inputs": "pixels in [0, 1], not centred",
@@ -127,8 +123,23 @@ def main(argv=None):
         "std001": {"curves": std_curves, "trains": {str(k): v for k, v in trained.items()},
                    "first_failing_depth": fail, "mean_field": equiv},
         "checks": checks, "runs": runs,
-    })
+    }
+    draw(result, out)
+    common.write_json(out / "he2015.json", result)
     progress(f"wrote {out}/he2015.json and 5 figures")
+
+
+def draw(result, out):
+    """Every figure, from the run's JSON contents alone (so that --replot can redraw them without training)."""
+    cfg, std = result["config"], result["std001"]
+    grads = result["gradients_at_init"]
+    plots.convergence(result["convergence"], cfg["depths"], cfg, result["data"]["source"],
+                      out / "he2015_convergence.png")
+    plots.gradient_norms(grads, cfg["depths"], cfg["seeds"], out / "he2015_gradient_norms.png")
+    plots.stall_depth(result["stall_sweep"], result["gradients_at_init_sweep"], result["stall_depth_xavier"],
+                      out / "he2015_stall_depth.png")
+    plots.forward_backward(result["scaling"], out / "he2015_forward_backward.png")
+    plots.std001(std["curves"], std["first_failing_depth"], std["mean_field"], out / "he2015_std001_depth.png")
 
 
 def train_all(tasks, args, progress, what):

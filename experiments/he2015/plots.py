@@ -41,7 +41,7 @@ def convergence(curves, depths, settings, info, path):
     fig.suptitle(f"{PAPER}, Figs. 2–3 on MNIST: both inits train at 22 layers, He's earlier; at 30 layers "
                  f"\"Xavier\" stalls\nSGD lr {settings['lr']}, momentum {settings['momentum']}, batch "
                  f"{settings['batch']}; data: {info}", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     common.save_figure(fig, path)
 
 
@@ -71,7 +71,7 @@ def gradient_norms(grads, depths, n_seeds, path):
     legend_below(ax, ncol=1)
     fig.suptitle(f"{PAPER}: \"its gradients are all diminishing\" — every layer's gradient, not only the first",
                  fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     common.save_figure(fig, path)
 
 
@@ -102,7 +102,7 @@ def stall_depth(sweep, grads_sweep, stall, path):
     ax.set_ylabel("gradient ratio (log scale)")
     ax.set_title("how much smaller \"Xavier\"'s gradients start", fontsize=9)
     legend_below(ax, ncol=1)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     common.save_figure(fig, path)
 
 
@@ -124,9 +124,9 @@ def forward_backward(study, path):
         ax.set_xlabel("Dense layer l (fan-in → fan-out)")
         ax.set_ylabel(f"{what} (log scale)")
         legend_below(ax, ncol=1)
-    fig.suptitle(f"{PAPER}: scaling by fan-in alone or fan-out alone is enough — the other direction changes only "
-                 "by a ratio of widths, never exponentially", fontsize=9)
-    fig.tight_layout()
+    fig.suptitle(f"{PAPER}: scaling by fan-in alone or fan-out alone is enough —\nthe other direction changes only "
+                 f"by a ratio of widths, never exponentially (widths {' → '.join(map(str, widths))}, ReLU)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     common.save_figure(fig, path)
 
 
@@ -146,5 +146,5 @@ def std001(curves, fail_depth, equiv, path):
     ax.set_title(f"fixed std 0.01: our width-{equiv['width']} MLP stops training at depth {fail_depth}; mean field "
                  f"carries that to ~{equiv['equivalent_conv_depth']:.0f} layers of 3×3×256 convolutions", fontsize=8)
     legend_below(ax, ncol=1)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     common.save_figure(fig, path)
