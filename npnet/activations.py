@@ -1,8 +1,9 @@
 """Activation functions f and their derivatives f', in name → function tables.
 
 Each derivative says which argument it takes: ``sigmoid_grad``, ``tanh_grad`` and ``softsign_grad`` take the
-*output* a = f(z), because a(1 − a), 1 − a² and (1 − |a|)² are cheaper than recomputing f; ``relu_grad`` and ``identity_grad`` take the
-*pre-activation* z, because ReLU's derivative must look at the sign of z (a = 0 cannot tell z = 0 from z < 0).
+*output* a = f(z), because a(1 − a), 1 − a² and (1 − |a|)² are cheaper than recomputing f; ``relu_grad`` and
+``identity_grad`` take the *pre-activation* z, because ReLU's derivative must look at the sign of z (a = 0 cannot
+tell z = 0 from z < 0).
 
 ReLU is not differentiable at z = 0. Its derivative there is a convention: ``relu_grad(z, at_zero=0.0)``
 follows PyTorch (relu'(0) = 0); pass ``at_zero=1.0`` for the other common choice. The symmetry experiment shows

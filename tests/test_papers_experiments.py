@@ -49,7 +49,8 @@ def test_fan_in_keeps_forward_fan_out_keeps_backward():
     # the direction each scales is kept; the other changes by the width ratio the paper's formula gives
     assert fo["backward_first_over_last"] == pytest.approx(1.0, rel=0.3)
     assert fi["backward_first_over_last"] == pytest.approx(fi["predicted_backward_first_over_last"], rel=0.3)
-    assert fi["predicted_backward_first_over_last"] == pytest.approx(scaling.WIDTHS[-2] / scaling.WIDTHS[1])
+    # Π n̂_k/n_k over layers 1 … L−1 telescopes to n_L/n_1, the fan-ins of the last and the first layer
+    assert fi["predicted_backward_first_over_last"] == pytest.approx(scaling.WIDTHS[-2] / scaling.WIDTHS[0])
 
 
 @pytest.mark.parametrize("module, name", [(glorot2010, "glorot2010"), (he2015, "he2015")])

@@ -21,7 +21,8 @@ def test_softsign_derivative_matches_central_differences():
     z = np.linspace(-6.0, 6.0, 241) + 1e-3     # no point exactly at 0, where f'' jumps (f' itself is continuous)
     x = z.copy()
     numeric = gradcheck.numerical_gradient(lambda: np.sum(activations.softsign(x)), x, h=1e-5, order=2)
-    np.testing.assert_allclose(activations.softsign_grad(activations.softsign(z)), numeric, rtol=1e-6, atol=1e-9)  # ~1e-9: round-off of the sum over 241 entries, /h
+    # atol ~1e-9: the round-off of the sum over 241 entries, divided by h
+    np.testing.assert_allclose(activations.softsign_grad(activations.softsign(z)), numeric, rtol=1e-6, atol=1e-9)
 
 
 def test_softsign_layer_passes_the_gradient_check():

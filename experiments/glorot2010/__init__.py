@@ -186,7 +186,8 @@ def summary(hist, findings, t1, cfg):
           f"{findings['sigmoid_top_mean_end']:.3f}")
     print(f"Fig. 3 tanh: first update with 98th percentile ≥ 0.95, layers 1–5: "
           f"{findings['tanh_first_update_p98_reaches_threshold']}; final 98th percentiles tanh "
-          f"{np.round(findings['tanh_p98_end'], 3).tolist()}, softsign {np.round(findings['softsign_p98_end'], 3).tolist()}")
+          f"{np.round(findings['tanh_p98_end'], 3).tolist()}, softsign "
+          f"{np.round(findings['softsign_p98_end'], 3).tolist()}")
     print("Table 1 (test error %, last epoch):")
     print(common.format_table(["model", "ours mean", "min", "max", "paper"],
                               [[k, f"{r['mean']:.2f}", f"{r['min']:.2f}", f"{r['max']:.2f}", f"{r['paper']:.2f}"]
