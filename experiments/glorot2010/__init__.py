@@ -68,6 +68,10 @@ def main(argv=None):
     p.add_argument("--full", action="store_true", help="the longer budget described above (needs 50,000 training "
                    "images: --data openml or an IDX directory)")
     p.add_argument("--lr", type=float, default=0.05, help="SGD learning rate of every model")
+    p.add_argument("--seeds", type=common.positive_int_arg, default=None,
+                   help="seeds per model (default: 3; 2 with --quick; 5 with --full)")
+    p.add_argument("--epochs", type=common.positive_int_arg, default=None,
+                   help="training epochs (default: 3; 1 with --quick; 30 with --full)")
     p.add_argument("--replot", action="store_true",
                    help="train nothing: redraw the figures from glorot2010.json in --out")
     args, out, progress = common.start(p, argv)
@@ -77,7 +81,8 @@ def main(argv=None):
         return common.replot(out, "glorot2010", draw, progress)
     if not 0 < args.lr < 10:
         raise common.UsageError(f"--lr must lie in (0, 10), got {args.lr}")
-    cfg = SETTINGS["quick" if args.quick else "full" if args.full else "default"]
+    cfg = dict(SETTINGS["quick" if args.quick else "full" if args.full else "default"])
+    cfg.update({k: getattr(args, k) for k in ("seeds", "epochs") if getattr(args, k) is not None})
     split = common.load_mnist(args, cfg["n_train"], cfg["n_test"], subset="first")
     progress(f"data: {split.source}")
     X_probe = split.X_test[:PROBE_IMAGES]
