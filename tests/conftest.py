@@ -49,9 +49,9 @@ def quick_run(tmp_path_factory):
 def assert_usage_error(name, argv, out, capsys):
     """``experiments.<name>.main(argv)``, run as ``python -m`` runs it, exits 2 with one stderr line, no stdout, and
     writes nothing into ``out``. In-process: an interpreter start per bad argument would cost seconds."""
-    from experiments import _common as common
+    from experiments import _cli as cli
     module = importlib.import_module(f"experiments.{name}")
-    code = common.run(module.main, f"experiments.{name}", argv)
+    code = cli.run(module.main, f"experiments.{name}", argv)
     captured = capsys.readouterr()
     _check_usage_error(name, code, captured.out, captured.err, out)
 

@@ -70,6 +70,6 @@ def test_quick_writes_every_figure_and_the_json_identically_at_any_jobs(module, 
 
 @pytest.mark.parametrize("module", [glorot2010, he2015])
 def test_quick_and_full_exclude_each_other(module, tmp_path, capsys):
-    from experiments import _common as common
-    assert common.run(module.main, "x", ["--quick", "--full", "--out", str(tmp_path)]) == 2
+    from experiments import _cli as cli
+    assert cli.run(module.main, "x", ["--quick", "--full", "--out", str(tmp_path)]) == 2
     assert "exclude" in capsys.readouterr().err

@@ -36,7 +36,7 @@ and the gaps. The 98th percentile of Fig. 3 is taken over the activations a (not
 """
 import numpy as np
 
-from .. import _common as common
+from .. import _cli as cli, _console as console, _outputs as outputs, _parallel as parallel
 from . import histograms, plots, training
 from .training import CONFIGS
 
@@ -64,32 +64,32 @@ BATCH, PROBE_IMAGES = 10, 300
 
 
 def main(argv=None):
-    p = common.parser("python -m experiments.glorot2010", __doc__.split("\n")[0], dtype=False, jobs=True)
+    p = cli.parser("python -m experiments.glorot2010", __doc__.split("\n")[0], dtype=False, jobs=True)
     p.add_argument("--full", action="store_true", help="the longer budget described above (needs 50,000 training "
                    "images: --data openml or an IDX directory)")
     p.add_argument("--lr", type=float, default=0.05, help="SGD learning rate of every model")
-    p.add_argument("--seeds", type=common.positive_int_arg, default=None,
+    p.add_argument("--seeds", type=cli.positive_int_arg, default=None,
                    help="seeds per model (default: 3; 2 with --quick; 5 with --full)")
-    p.add_argument("--epochs", type=common.positive_int_arg, default=None,
+    p.add_argument("--epochs", type=cli.positive_int_arg, default=None,
                    help="training epochs (default: 3; 1 with --quick; 30 with --full)")
     p.add_argument("--replot", action="store_true",
                    help="train nothing: redraw the figures from glorot2010.json in --out")
-    args, out, progress = common.start(p, argv)
+    args, out, progress = cli.start(p, argv)
     if args.quick and args.full:
-        raise common.UsageError("--quick and --full exclude each other")
+        raise cli.UsageError("--quick and --full exclude each other")
     if args.replot:
-        return common.replot(out, "glorot2010", draw, progress)
+        return cli.replot(out, "glorot2010", draw, progress)
     if not 0 < args.lr < 10:
-        raise common.UsageError(f"--lr must lie in (0, 10), got {args.lr}")
+        raise cli.UsageError(f"--lr must lie in (0, 10), got {args.lr}")
     cfg = dict(SETTINGS["quick" if args.quick else "full" if args.full else "default"])
     cfg.update({k: getattr(args, k) for k in ("seeds", "epochs") if getattr(args, k) is not None})
-    split = common.load_mnist(args, cfg["n_train"], cfg["n_test"], subset="first")
+    split = cli.load_mnist(args, cfg["n_train"], cfg["n_test"], subset="first")
     progress(f"data: {split.source}")
     X_probe = split.X_test[:PROBE_IMAGES]
 
     progress(f"1/2 Figs. 6–8: tanh at initialization, {cfg['seeds']} seeds")
     seeds = [args.seed + s for s in range(cfg["seeds"])]
-    with common.one_blas_thread():
+    with parallel.one_blas_thread():
         hist = histograms.histogram_study(cfg["width"], seeds, split.X_test[:cfg["hist_images"]],
                                           split.y_test[:cfg["hist_images"]])
 
@@ -103,14 +103,14 @@ def main(argv=None):
     def line(i, r):
         progress(f"  run {i + 1}/{len(tasks)}: {r['label']}, seed {r['seed']}: test error "
                  f"{r['test_error_pct'][-1]:.2f}%")
-    runs = common.parallel_map(training.train_task, tasks, args.jobs, on_result=line)
+    runs = parallel.parallel_map(training.train_task, tasks, args.jobs, on_result=line)
     curves = {label: training.saturation_curves(runs, label) for label in CONFIGS}
     findings = training.saturation_findings(curves)
     t1 = training.table1(runs, PAPER["table1_mnist_test_error_pct"])
 
     checks = make_checks(hist, findings, t1)
     summary(hist, findings, t1, cfg)
-    common.print_checks(checks)
+    console.print_checks(checks)
     result = {
         "experiment": "glorot2010", "quick": args.quick,
         "config": {"seed": args.seed, "quick": args.quick, "full": args.full, **cfg, "batch": BATCH, "lr": args.lr,
@@ -122,7 +122,7 @@ def main(argv=None):
         "checks": checks, "runs": [{k: v for k, v in r.items() if k != "trace"} for r in runs],
     }
     draw(result, out)
-    common.write_json(out / "glorot2010.json", result)
+    outputs.write_json(out / "glorot2010.json", result)
     progress(f"wrote {out}/glorot2010.json and 6 figures")
 
 
@@ -185,7 +185,7 @@ def summary(hist, findings, t1, cfg):
         for key in ("activations", "backprop_gradients", "weight_gradients"):
             s = hist[init][key]
             rows.append([init, key, f"{s['max_over_min_var']:.2f}", f"{s['top_over_bottom_var']:.3g}"])
-    print(common.format_table(["init", "quantity", "max/min", "layer 5 / layer 1"], rows))
+    print(console.format_table(["init", "quantity", "max/min", "layer 5 / layer 1"], rows))
     print(f"Fig. 2 sigmoid top layer mean: start {findings['sigmoid_top_mean_start']:.3f}, min "
           f"{findings['sigmoid_top_mean_min']:.3f} at update {findings['sigmoid_top_mean_min_at_update']}, end "
           f"{findings['sigmoid_top_mean_end']:.3f}")
@@ -194,7 +194,7 @@ def summary(hist, findings, t1, cfg):
           f"{np.round(findings['tanh_p98_end'], 3).tolist()}, softsign "
           f"{np.round(findings['softsign_p98_end'], 3).tolist()}")
     print("Table 1 (test error %, last epoch):")
-    print(common.format_table(["model", "ours mean", "min", "max", "paper"],
+    print(console.format_table(["model", "ours mean", "min", "max", "paper"],
                               [[k, f"{r['mean']:.2f}", f"{r['min']:.2f}", f"{r['max']:.2f}", f"{r['paper']:.2f}"]
                                for k, r in t1["rows"].items()]))
     print(f"ranking ours: {t1['ours_ranking']}; paper: {t1['paper_ranking']}")

@@ -1,5 +1,5 @@
 """python -m experiments.glorot2010"""
-from .. import _common as common
+from .. import _cli as cli
 from . import main
 
-raise SystemExit(common.run(main, "experiments.glorot2010"))
+raise SystemExit(cli.run(main, "experiments.glorot2010"))

@@ -2,7 +2,7 @@
 as a thin dark dashed line, published values as black-edged gold stars, legends outside the data)."""
 import numpy as np
 
-from .. import _common as common
+from .. import _outputs as outputs
 from .training import CONFIGS
 
 STAR = dict(marker="*", markersize=15, markerfacecolor="gold", markeredgecolor="black", linestyle="none")
@@ -22,7 +22,7 @@ def legend_right(ax):
 
 def saturation(curves, specs, title, path, info):
     """One column per activation: rows (statistic, label)."""
-    fig, axes = common.plt.subplots(len(specs[0][1]), len(specs), figsize=(6.2 * len(specs), 3.1 * len(specs[0][1])),
+    fig, axes = outputs.plt.subplots(len(specs[0][1]), len(specs), figsize=(6.2 * len(specs), 3.1 * len(specs[0][1])),
                                     squeeze=False)
     for j, (label, rows) in enumerate(specs):
         c = curves[label]
@@ -39,13 +39,13 @@ def saturation(curves, specs, title, path, info):
                 legend_right(ax)
     fig.suptitle(f"{title}\ndata: {info}", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
 
 
 def histograms(study, key, what, paper_says, path):
     """Fig. 6/7/8 style: per init a panel of per-layer histogram lines (first seed), and a panel of per-layer
     variance (band over seeds) with the mean-field line."""
-    fig, axes = common.plt.subplots(2, 2, figsize=(12, 7), gridspec_kw={"width_ratios": [1.6, 1]})
+    fig, axes = outputs.plt.subplots(2, 2, figsize=(12, 7), gridspec_kw={"width_ratios": [1.6, 1]})
     for i, init in enumerate(("standard", "normalized")):
         s = study[init][key]
         edges = np.asarray(s["hist_edges"])
@@ -71,11 +71,11 @@ def histograms(study, key, what, paper_says, path):
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     fig.suptitle(f"{PAPER}: {paper_says}\ntanh, 784 → 5 × {study['width']} → 10, at initialization", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
 
 
 def table1(t1, seeds, settings, info, path):
-    fig, ax = common.plt.subplots(figsize=(8.5, 4.2))
+    fig, ax = outputs.plt.subplots(figsize=(8.5, 4.2))
     labels = list(CONFIGS)
     x = np.arange(len(labels))
     rows = t1["rows"]
@@ -94,4 +94,4 @@ def table1(t1, seeds, settings, info, path):
     ax.set_title(f"Table 1 on MNIST: ranking and gaps, not absolute levels\ndata: {info}", fontsize=9)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)

@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from .. import _common as common
+from .. import _cli as cli, _console as console, _outputs as outputs, _parallel as parallel
 from . import deep_relu, plots, scaling
 from .deep_relu import HE, INITS, STD001, XAVIER
 
@@ -67,17 +67,17 @@ def tasks_for(settings, inits, depths, epochs, seeds, seed0, data):
 
 
 def main(argv=None):
-    p = common.parser("python -m experiments.he2015", __doc__.split("\n")[0], dtype=False, jobs=True)
+    p = cli.parser("python -m experiments.he2015", __doc__.split("\n")[0], dtype=False, jobs=True)
     p.add_argument("--full", action="store_true", help="the longer budget described above (hours; needs 50,000 "
                    "training images: --data openml or an IDX directory)")
     p.add_argument("--replot", action="store_true", help="train nothing: redraw the figures from he2015.json in --out")
-    args, out, progress = common.start(p, argv)
+    args, out, progress = cli.start(p, argv)
     if args.quick and args.full:
-        raise common.UsageError("--quick and --full exclude each other")
+        raise cli.UsageError("--quick and --full exclude each other")
     if args.replot:
-        return common.replot(out, "he2015", draw, progress)
+        return cli.replot(out, "he2015", draw, progress)
     cfg = SETTINGS["quick" if args.quick else "full" if args.full else "default"]
-    split = common.load_mnist(args, cfg["n_train"], cfg["n_test"], subset="first")
+    split = cli.load_mnist(args, cfg["n_train"], cfg["n_test"], subset="first")
     progress(f"data: {split.source}")
     data = (split.X_train, split.y_train, split.X_test, split.y_test)
 
@@ -90,7 +90,7 @@ def main(argv=None):
     progress("2/4 gradient norms per layer at initialization; stall depth of \"Xavier\"")
     seeds = [args.seed + s for s in range(cfg["seeds"])]
     Xg, yg = split.X_train[:cfg["batch_grad"]], split.y_train[:cfg["batch_grad"]]
-    with common.one_blas_thread():
+    with parallel.one_blas_thread():
         grads = deep_relu.gradient_study(cfg["depths"], cfg["width"], seeds, Xg, yg)
         grads_sweep = deep_relu.gradient_study(cfg["sweep_depths"], cfg["width"], seeds, Xg, yg)
     sweep_runs = train_all(tasks_for(cfg, INITS, cfg["sweep_depths"], cfg["sweep_epochs"], cfg["sweep_seeds"],
@@ -99,7 +99,7 @@ def main(argv=None):
     stall = deep_relu.stall_depth(sweep, XAVIER)
 
     progress("3/4 forward vs backward scaling on a net of changing widths")
-    with common.one_blas_thread():
+    with parallel.one_blas_thread():
         scal = scaling.scaling_study([args.seed + s for s in range(cfg["scaling_seeds"])], split.X_test[:500])
 
     progress(f"4/4 N(0, 0.01²) over depths {cfg['std_depths']}")
@@ -125,7 +125,7 @@ def main(argv=None):
         "checks": checks, "runs": runs,
     }
     draw(result, out)
-    common.write_json(out / "he2015.json", result)
+    outputs.write_json(out / "he2015.json", result)
     progress(f"wrote {out}/he2015.json and 5 figures")
 
 
@@ -146,7 +146,7 @@ def train_all(tasks, args, progress, what):
     def line(i, r):
         progress(f"  {what} {i + 1}/{len(tasks)}: {r['init']}, {r['depth']} layers, seed {r['seed']}: "
                  f"final loss {r['train_loss'][-1]:.3f}, test error {r['test_error_pct'][-1]:.1f}%")
-    return common.parallel_map(deep_relu.train_task, tasks, args.jobs, on_result=line)
+    return parallel.parallel_map(deep_relu.train_task, tasks, args.jobs, on_result=line)
 
 
 def make_checks(curves, grads, cfg, stall, scal):
@@ -188,7 +188,7 @@ def summary(curves, grads, cfg, stall, scal, fail, equiv, checks):
         loss = curves["train_loss"][key]
         rows.append([key, f"{e['mean'][0]:.1f}", f"{e['mean'][-1]:.1f}", f"{loss['mean'][-1]:.3f}"])
     print(f"Figs. 2–3 (width {cfg['width']}, {cfg['epochs']} epochs, {cfg['seeds']} seeds; means)")
-    print(common.format_table(["init @ depth", "test error % ep. 1", "final", "final train loss"], rows))
+    print(console.format_table(["init @ depth", "test error % ep. 1", "final", "final train loss"], rows))
     for d, g in grads.items():
         print(f"at init, {d} layers: ‖∂L/∂W_1‖ \"Xavier\" / He = {g['first_layer_ratio']:.2e} "
               f"({g['first_layer_decades_below_he']:.1f} decades); mean field 2^(−{int(d) - 1}/2) = "
@@ -201,4 +201,4 @@ def summary(curves, grads, cfg, stall, scal, fail, equiv, checks):
     print(f"N(0, 0.01²), width {cfg['width']}: first depth that does not train: {fail}; per-layer factor "
           f"{equiv['per_layer_factor']:.4f} vs {equiv['per_layer_factor_conv']:.3f} for 3×3×256 convs → equivalent "
           f"conv depth {equiv['equivalent_conv_depth']:.1f} (paper: > 8 fail)")
-    common.print_checks(checks)
+    console.print_checks(checks)

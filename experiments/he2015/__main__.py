@@ -1,5 +1,5 @@
 """python -m experiments.he2015"""
-from .. import _common as common
+from .. import _cli as cli
 from . import main
 
-raise SystemExit(common.run(main, "experiments.he2015"))
+raise SystemExit(cli.run(main, "experiments.he2015"))

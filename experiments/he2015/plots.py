@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .. import _common as common
+from .. import _outputs as outputs
 from .deep_relu import HE, STALL_LOSS, STD001, XAVIER
 
 COLORS = {XAVIER: "C0", HE: "C3", STD001: "C2"}
@@ -23,7 +23,7 @@ def legend_below(ax, ncol=2):
 
 
 def convergence(curves, depths, settings, info, path):
-    fig, axes = common.plt.subplots(2, len(depths), figsize=(5.2 * len(depths), 7.2), sharex=True)
+    fig, axes = outputs.plt.subplots(2, len(depths), figsize=(5.2 * len(depths), 7.2), sharex=True)
     axes = np.asarray(axes).reshape(2, -1)
     for j, depth in enumerate(depths):
         for label in (XAVIER, HE):
@@ -42,11 +42,11 @@ def convergence(curves, depths, settings, info, path):
                  f"\"Xavier\" stalls\nSGD lr {settings['lr']}, momentum {settings['momentum']}, batch "
                  f"{settings['batch']}; data: {info}", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
 
 
 def gradient_norms(grads, depths, n_seeds, path):
-    fig, axes = common.plt.subplots(1, len(depths) + 1, figsize=(4.8 * (len(depths) + 1), 4.2))
+    fig, axes = outputs.plt.subplots(1, len(depths) + 1, figsize=(4.8 * (len(depths) + 1), 4.2))
     for ax, depth in zip(axes, depths):
         g = grads[str(depth)]
         x = np.arange(1, depth + 1)
@@ -72,11 +72,11 @@ def gradient_norms(grads, depths, n_seeds, path):
     fig.suptitle(f"{PAPER}: \"its gradients are all diminishing\" — every layer's gradient, not only the first",
                  fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
 
 
 def stall_depth(sweep, grads_sweep, stall, path):
-    fig, axes = common.plt.subplots(1, 2, figsize=(11, 4.4))
+    fig, axes = outputs.plt.subplots(1, 2, figsize=(11, 4.4))
     ax = axes[0]
     for label in (XAVIER, HE):
         pts = sorted((c["depth"], c) for c in sweep.values() if c["init"] == label)
@@ -103,12 +103,12 @@ def stall_depth(sweep, grads_sweep, stall, path):
     ax.set_title("how much smaller \"Xavier\"'s gradients start", fontsize=9)
     legend_below(ax, ncol=1)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
 
 
 def forward_backward(study, path):
     widths = study["widths"]
-    fig, axes = common.plt.subplots(1, 2, figsize=(11, 4.4))
+    fig, axes = outputs.plt.subplots(1, 2, figsize=(11, 4.4))
     L = len(widths) - 1
     x = np.arange(1, L + 1)
     for ax, key, pkey, what in ((axes[0], "forward_rel", "predicted_forward_rel",
@@ -127,11 +127,11 @@ def forward_backward(study, path):
     fig.suptitle(f"{PAPER}: scaling by fan-in alone or fan-out alone is enough —\nthe other direction changes only "
                  f"by a ratio of widths, never exponentially (widths {' → '.join(map(str, widths))}, ReLU)", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
 
 
 def std001(curves, fail_depth, equiv, path):
-    fig, ax = common.plt.subplots(figsize=(7.5, 4.4))
+    fig, ax = outputs.plt.subplots(figsize=(7.5, 4.4))
     pts = sorted((c["depth"], c) for c in curves.values())
     x = [d for d, _ in pts]
     b = {k: [c[k][-1] for _, c in pts] for k in ("mean", "min", "max")}
@@ -147,4 +147,4 @@ def std001(curves, fail_depth, equiv, path):
                  f"carries that to ~{equiv['equivalent_conv_depth']:.0f} layers of 3×3×256 convolutions", fontsize=8)
     legend_below(ax, ncol=1)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
