@@ -1,8 +1,9 @@
 """Glorot & Bengio (AISTATS 2010), "Understanding the difficulty of training deep feedforward neural networks",
 reproduced on MNIST.
 
-Run:  python -m experiments.glorot2010            (default: the paper's 5 × 1,000 nets, 3 seeds, 3 epochs; ~16
-                                                  CPU-minutes, ~9 min on 2 cores)
+Run:  python -m experiments.glorot2010            (default: the paper's 5 × 1,000 nets, 3 seeds, 3 epochs; ~14
+                                                  CPU-minutes, ~7 min on 2 idle cores; measured: 6.5 CPU-minutes
+                                                  with --seeds 2 --epochs 2)
       python -m experiments.glorot2010 --quick    (seconds; width 100, the same files in figures/quick/)
       python -m experiments.glorot2010 --full     (--seeds 5, 30 epochs on 50,000/10,000 images: needs --data
                                                   openml or an IDX directory; days on 2 cores)

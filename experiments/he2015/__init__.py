@@ -1,6 +1,7 @@
 """He, Zhang, Ren & Sun (ICCV 2015), "Delving Deep into Rectifiers", reproduced on MNIST MLPs.
 
-Run:  python -m experiments.he2015            (default: width 256, 3 seeds; ~11 CPU-minutes, ~6 min on 2 cores)
+Run:  python -m experiments.he2015            (default: width 256, 3 seeds; 11 CPU-minutes measured, ~6 min on 2
+                                              idle cores)
       python -m experiments.he2015 --quick    (seconds; the same files in figures/quick/)
       python -m experiments.he2015 --full     (--seeds 5 --epochs 30, 50,000/10,000 images: needs --data openml
                                               or an IDX directory; hours)
