@@ -3,6 +3,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from experiments import _cli as cli
@@ -109,8 +110,11 @@ SMALL_JSON = {
 }
 
 
-def write_claims(path, rows, experiments=("small",)):
-    text = "".join(f'[experiments.{e}]\ntitle = "t"\nsentence = "s"\nfigures = []\n\n' for e in experiments)
+def write_claims(path, rows, experiments=("small",), findings=()):
+    text = '[studies.init-bench]\ntitle = "t"\nclaims = 1\n\n'
+    text += "".join(f'[experiments.{e}]\ntitle = "t"\nsentence = "s"\nfigures = []\n\n' for e in experiments)
+    for f in findings:
+        text += "[[finding]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in f.items()) + "\n"
     for row in rows:
         text += "[[claim]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in row.items()) + "\n"
     path.write_text(text, encoding="utf-8")
@@ -119,7 +123,8 @@ def write_claims(path, rows, experiments=("small",)):
 
 def claim(**fields):
     base = {"id": "c1", "study": "init-bench", "experiment": "small", "claim": "x", "published": 0.9,
-            "ours": "runs[init=\"N(0, 0.01²)\"].acc[-1]", "rule": "abs", "tol": 0.05}
+            "ours": "runs[init=\"N(0, 0.01²)\"].acc[-1]", "rule": "abs", "tol": 0.05, "counterfactual": 0.5,
+            "counterfactual_means": "far off"}
     return {**base, **fields}
 
 
@@ -129,8 +134,8 @@ def small(tmp_path):
     return tmp_path
 
 
-def build(small, rows, exists=lambda name: name == "small", experiments=("small",)):
-    path = write_claims(small / "claims.toml", rows, experiments=experiments)
+def build(small, rows, exists=lambda name: name == "small", experiments=("small",), findings=()):
+    path = write_claims(small / "claims.toml", rows, experiments=experiments, findings=findings)
     return ledger.build(small, [e for e in experiments if exists(e)], claims_path=path, exists=exists)
 
 
@@ -155,12 +160,25 @@ def test_the_cli_reports_a_missing_key_as_one_line_and_exit_2(small, monkeypatch
 
 
 def test_a_failing_experiment_stops_the_run_with_its_message(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("NPNET_DATA", str(tmp_path / "no-such-dir"))
+    from npnet.data import write_idx
+    tiny = tmp_path / "idx"                  # a valid data source with too few images: symmetry fails when it loads
+    tiny.mkdir()
+    write_idx(tiny / "t10k-images-idx3-ubyte", np.zeros((5, 28, 28), np.uint8))
+    write_idx(tiny / "t10k-labels-idx1-ubyte", np.zeros(5, np.uint8))
+    monkeypatch.setenv("NPNET_DATA", str(tiny))
     code = cli.run(run_all.main, "experiments.all", ["--quick", "--only", "symmetry", "--only", "gradients",
                                                      "--out", str(tmp_path)])
     err = capsys.readouterr().err.splitlines()
     assert code == 2
-    assert err[-1].startswith("experiments.all: error: experiments.symmetry failed (exit 2)")
+    assert err[-1].startswith("experiments.all: error: experiments.symmetry failed (exit 2)"), err[-1]
+
+
+def test_a_bad_data_variable_stops_all_before_any_experiment_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NPNET_DATA", str(tmp_path / "no-such-dir"))
+    code = cli.run(run_all.main, "experiments.all", ["--quick", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("experiments.all: error: $NPNET_DATA: unknown MNIST")
+    assert not (tmp_path / "out").exists()
     assert not any("gradients" in line for line in err)   # stopped at the first failure
     assert not (tmp_path / "RESULTS.md").exists()
 
@@ -265,7 +283,8 @@ R, S, F, N = ledger.REPRODUCED, ledger.SAME_DIRECTION, ledger.REFUTED, ledger.NO
     (dict(rule="not_comparable", published=0.234, note="batch unstated"), 0.3, None, N),
 ])
 def test_each_rule_gives_each_of_its_verdicts(fields, ours, band, expected):
-    got, reason = ledger.verdict(claim(**fields), ours, band)
+    c = claim(**fields)
+    got, reason = ledger.verdict(c, ours, None if band is None else ledger.spread(c, ours, band))
     assert got == expected
     assert "\n" not in reason
 

@@ -46,10 +46,13 @@ __all__ = ["main", "benchmark", "readme_table", "TARGETS", "LR", "_products", "g
            "minimal_numpy_epoch", "optimised_numpy_epoch", "scipy_flat_epoch", "scipy_objects_epoch"]
 
 
+ROUNDS_MAX = 1_000   # --rounds beyond is a typo (stated in --help)
+
+
 def main(argv=None):
     p = cli.parser("python -m experiments.bench", __doc__.split("\n")[0], dtype=False)  # runs both dtypes
-    p.add_argument("--rounds", type=cli.positive_int_arg, default=None,
-                   help="interleaved rounds per contender (default: 15; 2 with --quick)")
+    p.add_argument("--rounds", type=cli.count_arg(ROUNDS_MAX), default=None,
+                   help=f"interleaved rounds per contender (default: 15; 2 with --quick; {cli.at_most(ROUNDS_MAX)})")
     args, out, progress = cli.start(p, argv)
     # --quick only checks that everything runs: one BLAS thread spares it the fight of NumPy's and SciPy's thread
     # pools when contenders follow each other with no pause (seconds per switch on a loaded machine)

@@ -25,18 +25,21 @@ prints the tables and writes the outputs.
 import numpy as np
 
 from .. import _cli as cli, _console as console, _outputs as outputs, _parallel as parallel
-from .ratio_checks import CHECKS, plot_ratios, run_check, verdicts
+from .ratio_checks import CHECKS, plot_ratios, run_check, standardization_check, verdicts
 from .students import (INITS, LINEAR_INITS, PUBLISHED_ONE_OUT, PUBLISHED_ONE_ROW, PUBLISHED_ZERO_BIAS,
                        SYMMETRIC_INITS, final_table, plot_inits, published_rows, published_teacher_implied,
                        random_reading, run_cell)
 from .teachers import EPOCHS, LR_LINEAR, LR_MLP, N, QUICK_N, TEACHERS, make_data, plot_kde
 
 
+DRAWS_MAX = 1_000_000   # draws of w per ratio check: --draws beyond is a typo (stated in --help)
+
+
 def main(argv=None):
     p = cli.parser("python -m experiments.regression", __doc__.split("\n")[0], epochs=EPOCHS, data=False,
                    dtype=False, jobs=True, seeds=10, quick_seeds=2)
-    p.add_argument("--draws", type=cli.positive_int_arg, default=None,
-                   help="draws of w per ratio check (default: 400, 40 with --quick)")
+    p.add_argument("--draws", type=cli.count_arg(DRAWS_MAX), default=None,
+                   help=f"draws of w per ratio check (default: 400, 40 with --quick; {cli.at_most(DRAWS_MAX)})")
     args, out, progress = cli.start(p, argv)
     n = QUICK_N if args.quick else N
     draws = args.draws or (40 if args.quick else 400)
@@ -119,5 +122,6 @@ def main(argv=None):
         "runs": [{**r, "mse": [float(f"{v:.6g}") for v in r["mse"]]} for r in records],   # curves to 6 digits
         "ratio_checks": [{k: v for k, v in c.items() if not k.endswith("_values")} for c in checks],
         "verdicts": judged,
+        "standardization": standardization_check(n, args.seed),
     })
     progress(f"wrote {out}/regression_*.png and {out}/regression.json")
