@@ -69,10 +69,10 @@ def main(argv=None):
     p.add_argument("--full", action="store_true", help="the longer budget described above (needs 50,000 training "
                    "images: --data openml or an IDX directory)")
     p.add_argument("--lr", type=float, default=0.05, help="SGD learning rate of every model")
-    p.add_argument("--seeds", type=cli.positive_int_arg, default=None,
-                   help="seeds per model (default: 3; 2 with --quick; 5 with --full)")
-    p.add_argument("--epochs", type=cli.positive_int_arg, default=None,
-                   help="training epochs (default: 3; 1 with --quick; 30 with --full)")
+    p.add_argument("--seeds", type=cli.count_arg(cli.SEEDS_MAX), default=None,
+                   help=f"seeds per model (default: 3; 2 with --quick; 5 with --full); {cli.at_most(cli.SEEDS_MAX)}")
+    p.add_argument("--epochs", type=cli.count_arg(cli.EPOCHS_MAX), default=None,
+                   help=f"training epochs (default: 3; 1 with --quick; 30 with --full); {cli.at_most(cli.EPOCHS_MAX)}")
     p.add_argument("--replot", action="store_true",
                    help="train nothing: redraw the figures from glorot2010.json in --out")
     args, out, progress = cli.start(p, argv)
