@@ -111,19 +111,20 @@ def forward_backward(study, path):
     fig, axes = outputs.plt.subplots(1, 2, figsize=(11, 4.4))
     L = len(widths) - 1
     x = np.arange(1, L + 1)
-    for ax, key, pkey, what in ((axes[0], "forward_rel", "predicted_forward_rel",
-                                 "forward: E[z_l²] ÷ E[z_1²]"),
-                                (axes[1], "backward_rel", "predicted_backward_rel",
-                                 "backward: E[(∂L/∂x_l)²] ÷ E[(∂L/∂x_L)²]")):
+    for ax, key, pkey, title, what in (
+            (axes[0], "forward_rel", "predicted_forward_rel", "forward signal", "E[z_l²] ÷ E[z_1²] (log scale)"),
+            (axes[1], "backward_rel", "predicted_backward_rel", "backward signal",
+             f"E[(∂L/∂x_l)²] ÷ E[(∂L/∂x_{L})²] (log scale)")):
         for (label, s), color in zip(((k, v) for k, v in study.items() if k != "widths"), ("C0", "C3")):
-            band(ax, x, s[key], color, f"scaled by {label}, ours ({s['seeds']} seeds)")
+            band(ax, x, s[key], color, f"scaled by {label}, ours (mean, min–max of {s['seeds']} seeds)")
             ax.plot(x, s[pkey], **THEORY)
         ax.plot([], [], **THEORY, label="mean field (He's eqs. 10, 14)")
         ax.set_yscale("log")
+        ax.set_title(title, fontsize=9)
         ax.set_xticks(x, [f"{l}\n{widths[l - 1]}→{widths[l]}" for l in x], fontsize=7)
         ax.set_xlabel("Dense layer l (fan-in → fan-out)")
-        ax.set_ylabel(f"{what} (log scale)")
-        legend_below(ax, ncol=1)
+        ax.set_ylabel(what)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=1, frameon=False)
     fig.suptitle(f"{PAPER}: scaling by fan-in alone or fan-out alone is enough —\nthe other direction changes only "
                  f"by a ratio of widths, never exponentially (widths {' → '.join(map(str, widths))}, ReLU)", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
