@@ -3,21 +3,20 @@ as a thin dark dashed line, published values as black-edged gold stars, legends 
 import numpy as np
 
 from .. import _outputs as outputs
+from .. import _plotting as plotting
 from .training import CONFIGS
 
-STAR = dict(marker="*", markersize=15, markerfacecolor="gold", markeredgecolor="black", linestyle="none")
-THEORY = dict(color="0.15", linestyle="--", linewidth=1.0)
 PAPER = "Glorot & Bengio 2010"
 LAYER_COLORS = ["C0", "C1", "C2", "C3", "C4"]
 
 
-def band(ax, x, b, color, label, **kw):
-    ax.plot(x, b["mean"], color=color, linewidth=1.6, label=label, **kw)
-    ax.fill_between(x, b["min"], b["max"], color=color, alpha=0.18, linewidth=0)
+def band(ax, x, b, color, label, seeds, **kw):
+    """Ours in the house style: the mean over seeds and its min–max band."""
+    return plotting.ours(ax, x, b["mean"], b["min"], b["max"], label=label, seeds=seeds, color=color, **kw)
 
 
 def legend_right(ax):
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    plotting.legend_outside(ax, "right")
 
 
 def saturation(curves, specs, title, path, info):
@@ -30,9 +29,9 @@ def saturation(curves, specs, title, path, info):
         for i, (stat, what) in enumerate(rows):
             ax = axes[i, j]
             for k, layer in enumerate(c["layers"]):
-                band(ax, x, layer[stat], LAYER_COLORS[k], f"hidden layer {k + 1}")
+                band(ax, x, layer[stat], LAYER_COLORS[k], f"hidden layer {k + 1}", c["seeds"])
             ax.set_ylabel(what)
-            ax.set_title(f"{label}, standard init: {what} ({c['seeds']} seeds: mean, min–max)", fontsize=8)
+            ax.set_title(f"{label}, standard init: {what}", fontsize=8)
             if i == len(rows) - 1:
                 ax.set_xlabel("SGD updates (minibatches of 10)")
             if j == len(specs) - 1:
@@ -53,22 +52,20 @@ def histograms(study, key, what, paper_says, path):
         ax = axes[i, 0]
         for k, dens in enumerate(s["hist_density"]):
             ax.plot(centers, dens, color=LAYER_COLORS[k], linewidth=1.3, label=f"layer {k + 1}")
-        ax.set_yscale("log")
+        plotting.log_axis(ax, "y", "density")
         ax.set_xlabel(what)
-        ax.set_ylabel("density (log scale)")
         ax.set_title(f"{init} init (seed 0, {study['images']} test images)", fontsize=9)
         legend_right(ax)
         ax = axes[i, 1]
         x = np.arange(1, len(s["var"]["mean"]) + 1)
-        band(ax, x, s["var"], "C3", f"ours (mean, min–max of {study['seeds']} seeds)", marker="o", markersize=3)
-        ax.plot(x, s["predicted_var"], **THEORY, label="mean field" + (" (trend; level fitted at layer 1)"
-                                                                        if key == "weight_gradients" else ""))
-        ax.set_yscale("log")
+        band(ax, x, s["var"], "C3", "ours", study["seeds"], marker="o", markersize=3)
+        plotting.theory(ax, x, s["predicted_var"], label="mean field" + (" (trend; level fitted at layer 1)"
+                                                                         if key == "weight_gradients" else ""))
+        plotting.log_axis(ax, "y", "variance per layer")
         ax.set_xticks(x)
         ax.set_xlabel("hidden layer (1 = next to the input)")
-        ax.set_ylabel("variance per layer (log scale)")
         ax.set_title(f"{init}: max/min over layers {s['max_over_min_var']:.2f}×", fontsize=9)
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+        plotting.legend_outside(ax, "right")
     fig.suptitle(f"{PAPER}: {paper_says}\ntanh, 784 → 5 × {study['width']} → 10, at initialization", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     outputs.save_figure(fig, path)
@@ -83,15 +80,14 @@ def table1(t1, seeds, settings, info, path):
     lo = [rows[k]["mean"] - rows[k]["min"] for k in labels]
     hi = [rows[k]["max"] - rows[k]["mean"] for k in labels]
     ax.errorbar(x - 0.1, means, yerr=[lo, hi], fmt="o", color="C0", capsize=4,
-                label=f"ours: mean, min–max of {seeds} seeds ({settings['n_train']:,} training images, "
+                label=f"ours (mean of {seeds} seeds, min–max bar; {settings['n_train']:,} training images, "
                       f"{settings['epochs']} epochs)")
-    ax.plot(x + 0.1, [rows[k]["paper"] for k in labels], **STAR,
-            label=f"{PAPER}, Table 1, MNIST (50,000 training images)")
+    plotting.published(ax, x + 0.1, [rows[k]["paper"] for k in labels], PAPER,
+                       "Table 1, MNIST (50,000 training images)", color="C0")
     ax.set_xticks(x, labels)
     ax.set_xlabel("activation (N = normalized init; others standard)")
-    ax.set_yscale("log")
-    ax.set_ylabel("test error (%, log scale)")
+    plotting.log_axis(ax, "y", "test error (%)")
     ax.set_title(f"Table 1 on MNIST: ranking and gaps, not absolute levels\ndata: {info}", fontsize=9)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
+    plotting.legend_outside(ax, "below")
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     outputs.save_figure(fig, path)
