@@ -273,7 +273,7 @@ def mlp(sizes, activation="relu", weight_init=None, bias_init=None, *, rng=None,
     Parameters
     ----------
     sizes : list of int, e.g. [784, 100, 10]: input width, hidden widths, number of outputs.
-    activation : str or list of str (one per hidden layer): "sigmoid", "tanh", "relu" or "identity".
+    activation : str or list of str (one per hidden layer): "sigmoid", "tanh", "softsign", "relu" or "identity".
     weight_init : initializer spec or a list with one per Dense layer (default ``npnet.init.DEFAULT``, "he_normal",
         as for ``Dense``), e.g.
         ``["zeros", "he_normal"]`` makes only the first layer zero. A spec is a name, ``(name, params)``,

@@ -154,7 +154,7 @@ def test_test_set_needs_both_halves(net, data):
 # ---------------------------------------------------------------- unknown names
 
 
-VALID_ACTIVATIONS = "identity, relu, sigmoid, tanh"
+VALID_ACTIVATIONS = "identity, relu, sigmoid, softsign, tanh"
 
 
 def test_unknown_activation(rng):
