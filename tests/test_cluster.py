@@ -1,0 +1,120 @@
+"""--dask: the scheduler address, what counts as local, shared paths, the errors; a real LocalCluster when dask is
+installed (CI installs only .[test]: those tests skip there)."""
+import importlib.util
+import sys
+
+import pytest
+
+from experiments import _cluster
+
+HAS_DASK = importlib.util.find_spec("distributed") is not None
+needs_dask = pytest.mark.skipif(not HAS_DASK, reason="dask.distributed not installed (pip install -e '.[cluster]')")
+
+
+@pytest.fixture(autouse=True)
+def no_client(monkeypatch):
+    monkeypatch.delenv(_cluster.ENV, raising=False)
+    yield
+    _cluster.close()
+
+
+def test_address_from_the_option_then_the_environment(monkeypatch):
+    assert _cluster.address(None) is None
+    monkeypatch.setenv(_cluster.ENV, "  ")
+    assert _cluster.address(None) is None, "an empty variable counts as unset"
+    monkeypatch.setenv(_cluster.ENV, "tcp://10.0.0.5:8786")
+    assert _cluster.address(None) == "tcp://10.0.0.5:8786"
+    assert _cluster.address(" tcp://127.0.0.1:8786 ") == "tcp://127.0.0.1:8786", "the option wins"
+    with pytest.raises(_cluster.ClusterError, match="needs a scheduler address"):
+        _cluster.address("")
+
+
+@pytest.mark.parametrize("addr, local", [
+    ("tcp://127.0.0.1:8786", True), ("127.0.0.1:8786", True), ("tcp://127.0.1.1:8786", True),
+    ("tcp://localhost:8786", True), ("localhost", True), ("tcp://[::1]:8786", True), ("inproc://10.0.0.5/1/1", True),
+    ("tcp://10.0.0.5:8786", False), ("10.0.0.5:8786", False), ("tls://scheduler.example.org:8786", False),
+    ("tcp://[2001:db8::1]:8786", False), ("scheduler:8786", False),
+])
+def test_what_counts_as_this_machine(addr, local):
+    assert _cluster.is_local(addr) is local
+
+
+def test_this_machines_host_name_is_local():
+    import socket
+    assert _cluster.is_local(f"tcp://{socket.gethostname()}:8786")
+
+
+def test_relative_shared_paths_are_refused_only_with_a_remote_scheduler(tmp_path):
+    _cluster.check_shared_paths(None, {"--cache": "rel"})
+    _cluster.check_shared_paths("tcp://127.0.0.1:8786", {"--cache": "rel"})
+    _cluster.check_shared_paths("tcp://10.0.0.5:8786", {"--cache": tmp_path, "--other": None})
+    with pytest.raises(_cluster.ClusterError, match=r"--cache figures/\.phase-cache is a relative path, but the "
+                                                    r"Dask scheduler tcp://10\.0\.0\.5:8786 is on another machine"):
+        _cluster.check_shared_paths("tcp://10.0.0.5:8786", {"--cache": "figures/.phase-cache"})
+
+
+def test_help_names_the_install_and_the_shared_path():
+    text = _cluster.argument_help("--cache")
+    assert '.[cluster]' in text and _cluster.ENV in text and "--cache must then be a directory every worker" in text
+    assert "--cache" not in _cluster.argument_help()
+
+
+def test_without_dask_one_line_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)    # import dask.distributed → ImportError
+    with pytest.raises(_cluster.ClusterError, match=r'^--dask needs dask\.distributed, which is not installed .*'
+                                                    r'pip install -e "\.\[cluster\]"'):
+        _cluster.connect("tcp://127.0.0.1:8786")
+    assert _cluster.active() is None
+
+
+def test_without_a_client_joblib_is_left_alone():
+    import joblib
+    with _cluster.joblib_config():
+        assert joblib.Parallel(n_jobs=1)(joblib.delayed(abs)(-i) for i in range(3)) == [0, 1, 2]
+
+
+@needs_dask
+@pytest.mark.parametrize("addr, reason", [
+    ("tcp://127.0.0.1:1", "Timed out trying to connect"),       # nothing listens: refused, retried until the timeout
+    ("no-port", "missing port number"),
+    ("http://127.0.0.1:8787", "unknown address scheme 'http'"),
+])
+def test_a_bad_address_is_one_error_within_the_timeout(addr, reason):
+    with pytest.raises(_cluster.ClusterError) as info:
+        _cluster.connect(addr, timeout=1)
+    message = str(info.value)
+    assert message.startswith(f"cannot connect to the Dask scheduler at {addr} within 1 s: ") and reason in message
+    assert "\n" not in message and _cluster.active() is None
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    """Two worker processes with one thread each on this machine (the dashboard on a free port)."""
+    if not HAS_DASK:
+        pytest.skip("dask.distributed not installed")
+    from dask.distributed import LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        yield cluster
+
+
+@needs_dask
+def test_connect_prints_the_dashboard_and_joblib_runs_on_the_cluster(local_cluster):
+    import joblib
+    said = []
+    client = _cluster.connect(local_cluster.scheduler_address, say=said.append)
+    assert _cluster.active() is client
+    assert len(said) == 1 and said[0].startswith(f"Dask: 2 worker(s), 2 thread(s) at "
+                                                 f"{local_cluster.scheduler_address}; dashboard http")
+    assert client.dashboard_link in said[0]
+    with _cluster.joblib_config():
+        pids = joblib.Parallel(n_jobs=-1)(joblib.delayed(_worker_pid)(i) for i in range(8))
+    import os
+    workers = set(client.run(os.getpid).values())
+    assert set(pids) <= workers and len(pids) == 8, "the tasks ran in the cluster's worker processes"
+    _cluster.close()
+    assert _cluster.active() is None and client.status == "closed"
+
+
+def _worker_pid(_):
+    import os
+    return os.getpid()
