@@ -32,6 +32,7 @@ from npnet import data as npdata  # noqa: E402
 from npnet._io import atomic_write  # noqa: E402
 
 from . import INTERRUPT, install_sigint_handler  # noqa: E402
+from . import _cluster  # noqa: E402
 
 EXIT_USAGE = 2
 EXIT_OUTPUT = 1
@@ -99,13 +100,14 @@ def _data_source(text):
 
 
 def parser(prog, description, *, epochs=None, quick_epochs=None, data=True, dtype=True, jobs=False,
-           seeds=None, quick_seeds=None, dtype_help="floating-point type"):
+           seeds=None, quick_seeds=None, dtype_help="floating-point type", shared=None):
     """A parser with the options every experiment has: --seed, --quick, --out (and --data, --dtype unless off).
 
     With ``epochs`` it also has --epochs, whose default is ``epochs`` (``quick_epochs`` under --quick); read it
     with ``resolve_epochs(args)``. ``--out`` defaults to figures/, and to figures/quick/ under --quick so that a
     quick run never overwrites the committed figures of the default run. With ``jobs`` it has --jobs (worker
-    processes for :func:`parallel_map`, default all cores); with ``seeds`` it has --seeds (runs per setting,
+    processes for :func:`parallel_map`, default all cores) and --dask (a Dask scheduler to send them to instead;
+    ``shared`` names the options whose paths the workers write, for its help); with ``seeds`` it has --seeds (runs per setting,
     default ``seeds``, ``quick_seeds`` under --quick), resolved by :func:`start` like --epochs. ``dtype_help`` says
     what --dtype applies to, where that is not everything.
     """
@@ -129,6 +131,7 @@ def parser(prog, description, *, epochs=None, quick_epochs=None, data=True, dtyp
     if jobs:
         p.add_argument("--jobs", type=positive_int_arg, default=os.cpu_count() or 1,
                        help="worker processes (joblib); results are identical to --jobs 1")
+        _cluster.add_argument(p, shared)
     if seeds is not None:
         quick = f" ({quick_seeds} with --quick)" if quick_seeds else ""
         p.add_argument("--seeds", type=positive_int_arg, default=None,
@@ -144,10 +147,13 @@ def resolve_epochs(args):
     return args.quick_epochs if args.quick else args.default_epochs
 
 
-def start(parser, argv):
+def start(parser, argv, shared=None):
     """Parse ``argv``, resolve --epochs (if the parser has it) and prepare --out: (args, out directory, Progress).
 
-    Under ``run``, also opens the run's staging directory inside --out (see the module docstring).
+    Under ``run``, also opens the run's staging directory inside --out (see the module docstring). With --dask (or
+    ``$NPNET_DASK_SCHEDULER``) it connects to the scheduler, after refusing a relative path among
+    ``shared(args, out)`` ({option: path the workers write}) when the scheduler is on another machine; without
+    --dask it closes any client an earlier run in this process left open.
     """
     args = parser.parse_args(argv)
     if hasattr(args, "default_epochs"):
@@ -155,9 +161,26 @@ def start(parser, argv):
     if hasattr(args, "default_seeds") and args.seeds is None:
         args.seeds = args.quick_seeds if args.quick else args.default_seeds
     out = prepare_out(args)
+    connect_cluster(args, out, shared)
     if _STAGE.requested and out.absolute() not in _STAGE.dirs:
         _STAGE.dirs[out.absolute()] = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     return args, out, Progress()
+
+
+def connect_cluster(args, out, shared=None):
+    """Resolve ``args.dask`` (--dask, else ``$NPNET_DASK_SCHEDULER``) and open the client; errors → UsageError."""
+    if not hasattr(args, "dask"):
+        return
+    try:
+        args.dask = _cluster.address(args.dask)
+        if args.dask is None:
+            _cluster.close()
+            return
+        _cluster.require_dask()
+        _cluster.check_shared_paths(args.dask, shared(args, out) if shared else {})
+        _cluster.connect(args.dask)
+    except _cluster.ClusterError as exc:
+        raise UsageError(str(exc)) from None
 
 
 class _Stage:
@@ -198,6 +221,8 @@ def run(main, prog, argv=None):
         return _fail(f"{prog}: interrupted; no outputs were written{kept}", EXIT_INTERRUPTED)
     finally:
         _discard()
+        if not outer[0]:
+            _cluster.close()
         _STAGE.requested, _STAGE.dirs = outer[0], outer[1]
         sys.unraisablehook = unraisable_hook
         INTERRUPT.phase = outer[2] if outer[0] else "done"
@@ -374,29 +399,31 @@ def _one_blas_thread(fn, task):
 
 
 def parallel_map(fn, tasks, jobs, on_result=None):
-    """``[fn(t) for t in tasks]``, in order, in ``jobs`` joblib worker processes.
+    """``[fn(t) for t in tasks]``, in order, in ``jobs`` joblib worker processes, or on the Dask cluster that
+    --dask connected to (``jobs`` is then unused: the cluster's worker threads set the parallelism).
 
     ``on_result(i, result)``, if given, is called in the parent as each result arrives (in task order), e.g. to
     print a progress line per run.
 
     Each task runs with BLAS limited to one thread, whatever ``jobs`` is, so ``--jobs 1`` and ``--jobs N`` give
     bitwise-identical results (float32 GEMM results change with the BLAS thread count). ``fn`` must be a
-    module-level function (it is pickled). joblib picks the backend: wrap the call, or the experiment's
-    ``main``, in ``joblib.parallel_config(backend="dask")`` (with a ``dask.distributed.Client`` open) to send
-    the tasks to a Dask cluster; npnet itself does not depend on dask.
+    module-level function (it is pickled). Without --dask, joblib's configuration picks the backend, so
+    ``joblib.parallel_config(backend="dask")`` around ``main`` works too; npnet itself does not depend on dask.
     """
     from joblib import Parallel, delayed
     tasks = list(tasks)
-    if jobs == 1:
-        results = (_one_blas_thread(fn, t) for t in tasks)
-    else:
-        results = Parallel(n_jobs=min(jobs, len(tasks)) or 1, return_as="generator")(
-            delayed(_one_blas_thread)(fn, t) for t in tasks)
+    on_cluster = _cluster.active() is not None
     out = []
-    for i, result in enumerate(results):
-        if on_result is not None:
-            on_result(i, result)
-        out.append(result)
+    with _cluster.joblib_config():
+        if jobs == 1 and not on_cluster:
+            results = (_one_blas_thread(fn, t) for t in tasks)
+        else:
+            results = Parallel(n_jobs=-1 if on_cluster else min(jobs, len(tasks)) or 1, return_as="generator")(
+                delayed(_one_blas_thread)(fn, t) for t in tasks)
+        for i, result in enumerate(results):
+            if on_result is not None:
+                on_result(i, result)
+            out.append(result)
     return out
 
 

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import _cluster
 from . import _common as common
 from . import _ledger as ledger
 
@@ -50,6 +51,8 @@ def parse(argv):
                    help="every experiment's --quick run (seconds; bench and training left out), into figures/quick/")
     p.add_argument("--jobs", type=common.positive_int_arg, default=None,
                    help="worker processes, passed to the experiments that take --jobs (default: theirs)")
+    p.add_argument("--dask", metavar="ADDRESS", default=None,
+                   help="passed to the experiments that take --jobs: " + _cluster.argument_help())
     p.add_argument("--out", type=Path, default=None,
                    help="directory for every figure and JSON (default: figures/, or figures/quick/ with --quick)")
     p.add_argument("--results", type=Path, default=None,
@@ -95,6 +98,12 @@ def check_catalog(names, exists=ledger.module_exists):
 
 def main(argv=None):
     args = parse(argv)
+    if args.dask is not None:     # checked here, before the first experiment (each one connects on its own)
+        try:
+            args.dask = _cluster.address(args.dask)
+            _cluster.require_dask()
+        except _cluster.ClusterError as exc:
+            raise common.UsageError(str(exc)) from None
     progress = common.Progress()
     out = args.out if args.out is not None else ROOT / ("figures/quick" if args.quick else "figures")
     out = common.prepare_out(argparse.Namespace(out=out, quick=args.quick)).resolve()
@@ -119,7 +128,9 @@ def main(argv=None):
     if not args.report_only:
         flags = (["--quick"] if args.quick else []) + ["--out", str(out)]
         for i, name in enumerate(names, 1):
-            extra = ["--jobs", str(args.jobs)] if args.jobs is not None and supports_jobs(name) else []
+            extra = (["--jobs", str(args.jobs)] if args.jobs is not None else []) + \
+                (["--dask", args.dask] if args.dask is not None else [])
+            extra = extra if extra and supports_jobs(name) else []
             progress(f"[{i}/{len(names)}] python -m experiments.{name} {' '.join(flags + extra)}")
             start = time.perf_counter()
             code, last = run_one(name, flags + extra)

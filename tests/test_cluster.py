@@ -118,3 +118,80 @@ def test_connect_prints_the_dashboard_and_joblib_runs_on_the_cluster(local_clust
 def _worker_pid(_):
     import os
     return os.getpid()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The command line: python -m experiments.<name> --dask ADDRESS
+# ---------------------------------------------------------------------------------------------------------------
+
+JOBS_EXPERIMENTS = ["depth", "training", "regression", "phase"]
+
+
+def run_cli(name, argv, cwd, env=None):
+    import os
+    import subprocess
+    return subprocess.run([sys.executable, "-m", f"experiments.{name}", *argv], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize("name", JOBS_EXPERIMENTS + ["all"])
+def test_every_experiment_with_jobs_has_dask(name, capsys):
+    import importlib
+    module = importlib.import_module(f"experiments.{name}")
+    with pytest.raises(SystemExit):
+        (module.parse if name in ("all", "training") else module.main)(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--dask ADDRESS" in text and _cluster.ENV in text and ".[cluster]" in text
+
+
+def test_phase_help_says_the_cache_must_be_shared(capsys):
+    from experiments import phase
+    with pytest.raises(SystemExit):
+        phase.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--cache must then be a directory every worker can write" in text
+
+
+def test_phase_refuses_a_relative_cache_with_a_remote_scheduler_before_connecting(tmp_path, monkeypatch, capsys):
+    from conftest import assert_usage_error
+    monkeypatch.setattr(_cluster, "connect", lambda *a, **k: pytest.fail("connected despite the relative --cache"))
+    out = tmp_path / "out"
+    assert_usage_error("phase", ["--quick", "--out", str(out), "--cache", "rel-cache", "--dask",
+                                 "tcp://10.0.0.5:8786"], out, capsys)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(_cluster.ENV, "tcp://10.0.0.5:8786")     # the same through the variable, default cache
+    assert_usage_error("phase", ["--quick", "--out", "out"], tmp_path / "out", capsys)
+
+
+def test_phase_without_dask_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    from conftest import assert_usage_error
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    out = tmp_path / "out"
+    assert_usage_error("phase", ["--quick", "--out", str(out), "--dask", "tcp://127.0.0.1:8786"], out, capsys)
+
+
+@needs_dask
+def test_phase_bad_address_is_one_line_and_exit_2_without_a_hang(tmp_path):
+    from conftest import assert_cli_usage_error
+    assert_cli_usage_error("phase", ["--quick", "--out", str(tmp_path / "out"), "--dask", "tcp://127.0.0.1:1"],
+                           tmp_path / "out")
+
+
+@needs_dask
+def test_phase_quick_on_a_local_cluster_equals_jobs_1(local_cluster, tmp_path):
+    """The CLI end to end: the same phase.json (apart from "runtime") and figures as --jobs 1, the cache written by
+    the workers, the dashboard link printed."""
+    import json
+    one = run_cli("phase", ["--quick", "--jobs", "1", "--out", "one"], tmp_path)
+    assert one.returncode == 0, one.stderr
+    dask = run_cli("phase", ["--quick", "--out", "dask"], tmp_path,
+                   env={_cluster.ENV: local_cluster.scheduler_address})
+    assert dask.returncode == 0, dask.stderr
+    assert f"Dask: 2 worker(s), 2 thread(s) at {local_cluster.scheduler_address}; dashboard http" in dask.stderr
+    a, b = (json.loads((tmp_path / d / "phase.json").read_text()) for d in ("one", "dask"))
+    a.pop("runtime"), b.pop("runtime")
+    assert json.dumps(a, indent=1) == json.dumps(b, indent=1)
+    for png in ("phase_diagram.png", "phase_correlation_depth.png"):
+        assert (tmp_path / "one" / png).read_bytes() == (tmp_path / "dask" / png).read_bytes()
+    cached = [sorted(p.name for p in (tmp_path / d / ".phase-cache").iterdir()) for d in ("one", "dask")]
+    assert cached[0] == cached[1] and len(cached[0]) == len(a["cells"])
