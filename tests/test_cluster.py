@@ -195,3 +195,30 @@ def test_phase_quick_on_a_local_cluster_equals_jobs_1(local_cluster, tmp_path):
         assert (tmp_path / "one" / png).read_bytes() == (tmp_path / "dask" / png).read_bytes()
     cached = [sorted(p.name for p in (tmp_path / d / ".phase-cache").iterdir()) for d in ("one", "dask")]
     assert cached[0] == cached[1] and len(cached[0]) == len(a["cells"])
+
+
+def test_all_passes_dask_to_the_experiments_with_jobs(tmp_path, monkeypatch):
+    from experiments import _common as common
+    from experiments import _ledger as ledger
+    from experiments import all as run_all
+    calls = []
+    monkeypatch.setattr(_cluster, "require_dask", lambda: None)
+    monkeypatch.setattr(run_all, "supports_jobs", lambda name: name == "phase")
+    monkeypatch.setattr(run_all, "run_one", lambda name, argv: calls.append((name, argv)) or (0, ""))
+
+    def stop(*args, **kwargs):
+        raise ledger.LedgerError("stop after the runs")
+    monkeypatch.setattr(ledger, "build", stop)
+    argv = ["--quick", "--out", str(tmp_path), "--only", "symmetry", "--only", "phase", "--dask", "tcp://h:8786"]
+    assert common.run(run_all.main, "experiments.all", argv) == 2
+    assert dict(calls) == {"symmetry": ["--quick", "--out", str(tmp_path)],
+                           "phase": ["--quick", "--out", str(tmp_path), "--dask", "tcp://h:8786"]}
+
+
+def test_all_without_dask_stops_before_the_first_experiment(tmp_path, monkeypatch, capsys):
+    from experiments import _common as common
+    from experiments import all as run_all
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    monkeypatch.setattr(run_all, "run_one", lambda name, argv: pytest.fail("ran an experiment"))
+    assert common.run(run_all.main, "experiments.all", ["--quick", "--out", str(tmp_path), "--dask", "h:1"]) == 2
+    assert capsys.readouterr().err.startswith("experiments.all: error: --dask needs dask.distributed")
