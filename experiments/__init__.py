@@ -2,7 +2,7 @@
 
 Importing this package is the first thing ``python -m experiments.<name>`` does, before NumPy or matplotlib load,
 so Ctrl-C is handled here, once, for every experiment: during start-up it ends the program with one line and exit
-code 130 (nothing has been written yet); once ``experiments._common.run`` runs the experiment, it raises
+code 130 (nothing has been written yet); once ``experiments._cli.run`` runs the experiment, it raises
 KeyboardInterrupt there, and ``run`` discards the run's unfinished outputs. A second Ctrl-C while that happens is
 ignored, and one that lands where Python swallows exceptions (a weakref callback, ``__del__``) is still seen:
 ``run`` checks ``INTERRUPT.seen``.
@@ -35,6 +35,12 @@ def on_sigint(signum, frame):
         os.write(2, f"{INTERRUPT.prog}: interrupted during start-up; nothing was written\n".encode())
         os._exit(130)
     raise KeyboardInterrupt
+
+
+def check_interrupt():
+    """Raise KeyboardInterrupt for a Ctrl-C that Python swallowed (in a weakref callback, say) while running."""
+    if INTERRUPT.seen and INTERRUPT.phase == "running":
+        raise KeyboardInterrupt
 
 
 def install_sigint_handler(prog):

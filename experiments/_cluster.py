@@ -145,6 +145,11 @@ def active():
     return _STATE["client"]
 
 
+def active_address():
+    """The scheduler address of the open client, or None."""
+    return _STATE["address"]
+
+
 def close():
     """Close the open client, if any."""
     client, _STATE["client"], _STATE["address"] = _STATE["client"], None, None

@@ -25,6 +25,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._compare import in_band
+
 CLAIMS = Path(__file__).with_name("claims.toml")
 
 REPRODUCED = "reproduced"
@@ -223,13 +225,13 @@ def verdict(claim, ours, band=None):
             raise LedgerError(f"claim {claim['id']}: rule 'range' needs published = [lo, hi], got {pub!r}")
         _need_numbers(claim, ours, *pub)
         lo, hi = pub
-        return _graded(claim, ours, lo <= ours <= hi, f"ours {'in' if lo <= ours <= hi else 'outside'} "
-                                                      f"[{_fmt(lo)}, {_fmt(hi)}]")
+        hit = in_band(ours, lo, hi)
+        return _graded(claim, ours, hit, f"ours {'in' if hit else 'outside'} [{_fmt(lo)}, {_fmt(hi)}]")
     if rule == "band":
         _need_numbers(claim, ours, pub)
         lo, hi = band
         tol = claim.get("tol", 0.0)
-        hit = lo - tol <= pub <= hi + tol
+        hit = in_band(pub, lo - tol, hi + tol)
         band_text = f"[{_fmt(lo)}, {_fmt(hi)}]" + (f" ± {_fmt(tol)}" if tol else "")
         return _graded(claim, ours, hit, f"published {'in' if hit else 'outside'} our band {band_text}")
     _need_numbers(claim, ours, pub)

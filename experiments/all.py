@@ -20,8 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import _cluster
-from . import _common as common
+from npnet._io import atomic_write
+
+from . import _cli as cli, _cluster, _console as console
 from . import _ledger as ledger
 
 #: run in this order; each is ``python -m experiments.<name>``
@@ -45,11 +46,11 @@ DEFAULT_RESULTS = ROOT / "docs" / "RESULTS.md"
 
 
 def parse(argv):
-    p = common.Parser(prog="python -m experiments.all", description=__doc__.split("\n")[0],
-                      formatter_class=common._HelpFormatter)
+    p = cli.Parser(prog="python -m experiments.all", description=__doc__.split("\n")[0],
+                   formatter_class=cli._HelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help="every experiment's --quick run (seconds; bench and training left out), into figures/quick/")
-    p.add_argument("--jobs", type=common.positive_int_arg, default=None,
+    p.add_argument("--jobs", type=cli.positive_int_arg, default=None,
                    help="worker processes, passed to the experiments that take --jobs (default: theirs)")
     p.add_argument("--dask", metavar="ADDRESS", default=None,
                    help="passed to the experiments that take --jobs: " + _cluster.argument_help())
@@ -103,10 +104,10 @@ def main(argv=None):
             args.dask = _cluster.address(args.dask)
             _cluster.require_dask()
         except _cluster.ClusterError as exc:
-            raise common.UsageError(str(exc)) from None
-    progress = common.Progress()
+            raise cli.UsageError(str(exc)) from None
+    progress = console.Progress()
     out = args.out if args.out is not None else ROOT / ("figures/quick" if args.quick else "figures")
-    out = common.prepare_out(argparse.Namespace(out=out, quick=args.quick)).resolve()
+    out = cli.prepare_out(argparse.Namespace(out=out, quick=args.quick)).resolve()
     if args.results is not None:
         results = args.results
     elif args.out is None and not args.quick:
@@ -122,7 +123,7 @@ def main(argv=None):
     try:
         check_catalog(names)
     except ledger.LedgerError as exc:
-        raise common.UsageError(str(exc)) from None
+        raise cli.UsageError(str(exc)) from None
 
     times = []
     if not args.report_only:
@@ -136,7 +137,7 @@ def main(argv=None):
             code, last = run_one(name, flags + extra)
             seconds = time.perf_counter() - start
             if code != 0:
-                raise common.UsageError(f"experiments.{name} failed (exit {code}) after {seconds:.1f} s: {last}")
+                raise cli.UsageError(f"experiments.{name} failed (exit {code}) after {seconds:.1f} s: {last}")
             times.append((name, seconds))
             progress(f"[{i}/{len(names)}] {name} done in {seconds:.1f} s")
 
@@ -144,13 +145,13 @@ def main(argv=None):
         book = ledger.build(out, names)
         text = ledger.render(book, results, out, quick=args.quick, partial=names != EXPERIMENTS)
     except ledger.LedgerError as exc:
-        raise common.UsageError(str(exc)) from None
+        raise cli.UsageError(str(exc)) from None
     results.parent.mkdir(parents=True, exist_ok=True)
-    common.atomic_write(results, lambda fh: fh.write(text.encode("utf-8")), "wb")
+    atomic_write(results, lambda fh: fh.write(text.encode("utf-8")), "wb")
 
     if times:
-        print(common.format_table(["experiment", "seconds"], [[n, f"{s:.1f}"] for n, s in times]
-                                  + [["total", f"{sum(s for _, s in times):.1f}"]]))
+        print(console.format_table(["experiment", "seconds"], [[n, f"{s:.1f}"] for n, s in times]
+                                   + [["total", f"{sum(s for _, s in times):.1f}"]]))
     counts = book.counts()
     print(f"ledger: {len(book.rows)} rows: " + ", ".join(f"{counts[v]} {v}" for v in ledger.VERDICTS))
     todo = book.needing_keys()
@@ -161,4 +162,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    raise SystemExit(common.run(main, "experiments.all"))
+    raise SystemExit(cli.run(main, "experiments.all"))

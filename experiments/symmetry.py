@@ -23,7 +23,7 @@ import numpy as np
 import npnet
 from npnet import probes
 
-from . import _common as common
+from . import _cli as cli, _console as console, _outputs as outputs
 
 HIDDEN = 100
 LR = 0.1
@@ -77,11 +77,6 @@ def train_run(net, data, probe, epochs, seed, on_step=None):
     return series
 
 
-def changed_parameters(before, net):
-    """Names of the parameters that training changed (compared bitwise with the snapshot ``before``)."""
-    return [name for name, value in net.get_weights().items() if not np.array_equal(value, before[name])]
-
-
 def run_grid(specs, data, probe, args, progress):
     """Train every (init, activation, mode, dtype) in ``specs``; return one record per run."""
     records = []
@@ -93,7 +88,7 @@ def run_grid(specs, data, probe, args, progress):
         record = {
             "init": init_name, "activation": act_label, "mode": mode, "dtype": np.dtype(dtype).name,
             **series,
-            "changed_params": changed_parameters(before, net),
+            "changed_params": probes.changed_parameters(before, net),
             "hidden_rows_equal": bool(all(np.array_equal(row, W1[0]) for row in W1)),
             "outgoing_cols_equal": bool(all(np.array_equal(col, W2[:, 0]) for col in W2.T)),
         }
@@ -254,7 +249,7 @@ def study_series(records, key, dtype):
 
 def figures(records, perturb, info, out, dtype):
     title = f"784-100-10 sigmoid, SGD lr {LR}, batch {BATCH} — {info['dataset']} {info['n_train']}/{info['n_test']}"
-    fig, ax = common.plt.subplots(figsize=(7, 4.5))
+    fig, ax = outputs.plt.subplots(figsize=(7, 4.5))
     for label, x, y, style in study_series(records, "test_acc", dtype):
         ax.plot(x, y, label=label, **style)
     for label, x, y in PUBLISHED["test_acc"]:
@@ -263,17 +258,17 @@ def figures(records, perturb, info, out, dtype):
     ax.set_ylabel("test accuracy")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
-    common.save_figure(fig, out / "symmetry_test_accuracy.png")
+    outputs.save_figure(fig, out / "symmetry_test_accuracy.png")
 
     for key, name, ylabel in (("sym_fc1", "symmetry_fc1.png", "sym_fc1 = max |W1[i, j] − W1[0, j]|"),
                               ("hidden_var", "symmetry_hidden_variance.png",
                                "hidden_var: variance across hidden units")):
-        fig, ax = common.plt.subplots(figsize=(9, 4.5))
+        fig, ax = outputs.plt.subplots(figsize=(9, 4.5))
         plot_log_series(ax, study_series(records, key, dtype), ylabel, PUBLISHED[key])
         ax.set_title(title + "\nopen markers on the bottom row are exactly 0.0 (a log axis cannot show 0)", fontsize=9)
-        common.save_figure(fig, out / name)
+        outputs.save_figure(fig, out / name)
 
-    fig, (ax, ax_rel) = common.plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax, ax_rel) = outputs.plt.subplots(1, 2, figsize=(11, 4.2))
     for i, run in enumerate(perturb):
         y = np.asarray(run["sym_fc1_per_step"])
         ax.plot(np.arange(len(y)), y, color=f"C{i}", label=f"ε = {run['epsilon']:g}")
@@ -287,7 +282,7 @@ def figures(records, perturb, info, out, dtype):
         a.legend(fontsize=8)
     fig.suptitle("all-zero sigmoid net, exact mode, W1[0, centre pixel] += ε: the asymmetry grows in proportion to ε",
                  fontsize=9)
-    common.save_figure(fig, out / "symmetry_perturbation.png")
+    outputs.save_figure(fig, out / "symmetry_perturbation.png")
 
 
 def summary_rows(records):
@@ -314,12 +309,12 @@ def run_specs(dtype):
 
 
 def main(argv=None):
-    args, out, progress = common.start(common.parser("python -m experiments.symmetry", __doc__.split("\n")[0],
+    args, out, progress = cli.start(cli.parser("python -m experiments.symmetry", __doc__.split("\n")[0],
                                                      epochs=5, quick_epochs=2), argv)
     n_train, n_test = (1_000, 500) if args.quick else (N_TRAIN, N_TEST)
     dtype = np.dtype(args.dtype).type
     progress(f"loading MNIST ({n_train}/{n_test} requested)")
-    split = common.load_mnist(args, n_train, n_test, dtype=dtype)
+    split = cli.load_mnist(args, n_train, n_test, dtype=dtype)
     data = split
     probe = data.X_test[:N_PROBE]
     progress(f"data: {split.source}")
@@ -331,10 +326,10 @@ def main(argv=None):
 
     print()
     print(f"data: {split.source}")
-    print(common.format_table(["init", "activation", "mode", "dtype", "final acc", "final sym_fc1",
-                               "distinct units", "params changed"], summary_rows(records)))
+    print(console.format_table(["init", "activation", "mode", "dtype", "final acc", "final sym_fc1",
+                                "distinct units", "params changed"], summary_rows(records)))
     print()
-    common.print_checks(checks)
+    console.print_checks(checks)
     zf = checks["zero_first_layer"]["per_activation"]
     print("zero first layer, verdict per activation: "
           + ", ".join(f"{a}: {v['verdict']} (acc {v['final_test_acc']:.3f})" for a, v in zf.items()))
@@ -354,9 +349,9 @@ def main(argv=None):
         "mechanisms": checks,
     }
     figures(records, perturb, split.info, out, dtype)
-    common.write_json(out / "symmetry.json", result)
+    outputs.write_json(out / "symmetry.json", result)
     progress(f"wrote {out}/symmetry_*.png and {out}/symmetry.json")
 
 
 if __name__ == "__main__":
-    raise SystemExit(common.run(main, "experiments.symmetry"))
+    raise SystemExit(cli.run(main, "experiments.symmetry"))

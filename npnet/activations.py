@@ -80,6 +80,20 @@ def identity_grad(z, out=None):
     return out
 
 
+def leaky_relu(z, slope=0.01):
+    """max(z, 0) + slope·min(z, 0), PyTorch's default slope 0.01. Forward only: no layer uses it (the depth
+    experiment's gain study measures it)."""
+    return np.where(z > 0, z, slope * z)
+
+
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805   # Klambauer et al. 2017
+
+
+def selu(z):
+    """scale·(z if z > 0 else α(e^z − 1)) (Klambauer et al. 2017). Forward only, like ``leaky_relu``."""
+    return SELU_SCALE * np.where(z > 0, z, SELU_ALPHA * np.expm1(np.minimum(z, 0.0)))
+
+
 #: name → f(z, out=None); ``out`` is an optional array to write the result into (the layers reuse one)
 ACTIVATIONS = {"sigmoid": sigmoid, "tanh": tanh, "relu": relu, "identity": identity}
 #: name → (f'(arg, out=None), which argument f' takes: "a" the output or "z" the pre-activation)

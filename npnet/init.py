@@ -274,3 +274,14 @@ def initialize(spec, shape, rng, *, dtype=np.float64, fan_in=None, fan_out=None)
         if "unexpected keyword" in str(exc):
             raise TypeError(f"bad parameters for initializer {spec!r}: {exc}") from None
         raise
+
+
+#: The four weight scales the depth studies compare: label → (initializer spec for ``get``, Var(w) as a function of
+#: (fan_in, fan_out)). Too small, too large, and the two that keep the signal's scale (Glorot & Bengio 2010;
+#: He et al. 2015).
+DEPTH_INITS = {
+    "N(0, 0.01²)": (("normal", {"std": 0.01}), lambda fi, fo: 1e-4),
+    "N(0, 1)": (("normal", {"std": 1.0}), lambda fi, fo: 1.0),
+    "Xavier": ("xavier_normal", lambda fi, fo: 2.0 / (fi + fo)),
+    "He": ("he_normal", lambda fi, fo: 2.0 / fi),
+}

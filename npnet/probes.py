@@ -2,7 +2,7 @@
 
 ``tensor_stats`` summarises one array; ``layer_stats`` does so for every layer of a network after a forward and
 backward; ``row_spread``, ``distinct_rows`` and ``unit_variance`` measure how far a layer's units are from
-being copies of each other (the symmetry problem).
+being copies of each other (the symmetry problem); ``changed_parameters`` names the parameters training moved.
 """
 import numpy as np
 
@@ -128,3 +128,10 @@ def _matrix(name, x):
     if x.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
     return x
+
+
+def changed_parameters(before, net):
+    """Names of ``net``'s parameters that differ, bitwise, from the snapshot ``before`` (``net.get_weights()``
+    taken earlier), in ``get_weights`` order: what training moved. A symmetric init that leaves every weight
+    exactly where it started shows here as, e.g., ``["fc2.b"]``."""
+    return [name for name, value in net.get_weights().items() if not np.array_equal(value, before[name])]

@@ -18,6 +18,12 @@ settings.register_profile("explore", deadline=None, max_examples=200, derandomiz
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "npnet"))
 
 
+@pytest.fixture(autouse=True)
+def no_dask_scheduler_from_the_environment(monkeypatch):
+    """A developer's $NPNET_DASK_SCHEDULER must not send the tests' runs to their cluster (tests set it themselves)."""
+    monkeypatch.delenv("NPNET_DASK_SCHEDULER", raising=False)
+
+
 @pytest.fixture(scope="session")
 def quick_run(tmp_path_factory):
     """``quick_run(name)`` → (output directory, parsed JSON) of ``python -m experiments.<name> --quick``.
@@ -49,9 +55,9 @@ def quick_run(tmp_path_factory):
 def assert_usage_error(name, argv, out, capsys):
     """``experiments.<name>.main(argv)``, run as ``python -m`` runs it, exits 2 with one stderr line, no stdout, and
     writes nothing into ``out``. In-process: an interpreter start per bad argument would cost seconds."""
-    from experiments import _common as common
+    from experiments import _cli as cli
     module = importlib.import_module(f"experiments.{name}")
-    code = common.run(module.main, f"experiments.{name}", argv)
+    code = cli.run(module.main, f"experiments.{name}", argv)
     captured = capsys.readouterr()
     _check_usage_error(name, code, captured.out, captured.err, out)
 

@@ -8,6 +8,8 @@ import npnet
 from conftest import assert_cli_usage_error, assert_usage_error
 
 from experiments import activations as exp
+from experiments.activations import assumptions
+from experiments.activations import layers as act_layers
 from npnet import data as npdata
 
 
@@ -21,7 +23,7 @@ def test_prediction_is_exact_when_the_inputs_are_orthogonal():
     n, m = 40, 30
     layer = npnet.Dense(n, m, weight_init=("normal", {"std": 0.3}), rng=np.random.default_rng(1))
     X = np.eye(n)
-    moments = exp.layer_moments(layer, X, layer.forward(X))
+    moments = act_layers.layer_moments(layer, X, layer.forward(X))
     assert moments["ratio"] == pytest.approx(1.0, rel=1e-12)
     assert moments["E_x2"] == pytest.approx(1 / n)
 
@@ -30,7 +32,7 @@ def test_prediction_ignores_the_bias_but_var_x_differs_from_E_x2():
     rng = np.random.default_rng(2)
     layer = npnet.Dense(50, 400, weight_init="he_normal", bias_init=("constant", {"value": 3.0}), rng=rng)
     X = rng.uniform(0.0, 1.0, size=(200, 50))            # mean 1/2: E[x²] = 1/3 but Var(x) = 1/12
-    moments = exp.layer_moments(layer, X, layer.forward(X))
+    moments = act_layers.layer_moments(layer, X, layer.forward(X))
     assert moments["E_u2"] < 9.0                          # u = z − b: the bias of 3 is not in it
     assert moments["ratio"] == pytest.approx(1.0, abs=0.2)
     assert moments["ratio_with_var_x"] == pytest.approx(4.0 * moments["ratio"], rel=0.05)
@@ -39,14 +41,14 @@ def test_prediction_ignores_the_bias_but_var_x_differs_from_E_x2():
 @pytest.mark.parametrize("beta", [0.0, 0.3, 1.0, 2.5])
 def test_relu_factor_formula_matches_monte_carlo(beta):
     z = np.random.default_rng(3).normal(beta, 1.0, size=2_000_000)
-    assert exp.relu_factor_gaussian(beta) == pytest.approx(np.mean(np.maximum(z, 0) ** 2) / np.mean(z * z),
+    assert assumptions.relu_factor_gaussian(beta) == pytest.approx(np.mean(np.maximum(z, 0) ** 2) / np.mean(z * z),
                                                            abs=2e-3)
-    assert exp.relu_factor_gaussian(0.0) == 0.5
+    assert assumptions.relu_factor_gaussian(0.0) == 0.5
 
 
 def test_relu_nets_of_one_seed_differ_only_by_scale(probe):
     # ReLU is positively homogeneous and every init here draws the same normals times one scale per layer
-    rows = {label: exp.net_layers(npnet.mlp([784, 64, 64, 64, 10], "relu", spec, rng=np.random.default_rng(5)),
+    rows = {label: act_layers.net_layers(npnet.mlp([784, 64, 64, 64, 10], "relu", spec, rng=np.random.default_rng(5)),
                                   probe)
             for label, spec in exp.INITS.items()}
     ref = rows["He"]
@@ -86,8 +88,8 @@ def confirmed_inputs():
               "layers": [dict(layer, ratio_with_var_x=1.0 if act == "tanh" else 1.5) for _ in range(3)]}
              for act in exp.ACTS]
     training = {"per_epoch": [{"layers": [{"ratio": 1.0}] * 3}, {"layers": [{"ratio": 2.0}] * 3}]}
-    bias = {"rows": [{"bias_over_sd_u": b, "g": exp.relu_factor_gaussian(b), "g_gaussian": exp.relu_factor_gaussian(b)}
-                     for b in exp.BIAS_SHIFTS]}
+    bias = {"rows": [{"bias_over_sd_u": b, "g": assumptions.relu_factor_gaussian(b), "g_gaussian": assumptions.relu_factor_gaussian(b)}
+                     for b in assumptions.BIAS_SHIFTS]}
     width = {"slope_log_sd_vs_log_width": -0.5,
              "rows": [{"width": w, "mean_ratio": 1.0, "se_mean_ratio": 0.01, "mean_g": 0.5, "se_mean_g": 0.01,
                        "sd_log_ratio": 0.8 / math.sqrt(w)} for w in (16, 64, 256)]}

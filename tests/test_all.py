@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import _common as common
+from experiments import _cli as cli
 from experiments import _ledger as ledger
 from experiments import all as run_all
 
@@ -32,7 +32,7 @@ def quick(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NPNET_DATA", "bundled")   # no network attempt
         argv = ["--quick", "--out", str(out)] + [a for n in FAST for a in ("--only", n)]
-        assert common.run(run_all.main, "experiments.all", argv) == 0
+        assert cli.run(run_all.main, "experiments.all", argv) == 0
     return out
 
 
@@ -57,7 +57,7 @@ def test_quick_run_writes_every_expected_file_and_one_row_per_claim(quick):
 @pytest.mark.slow
 def test_the_whole_quick_list(tmp_path, monkeypatch):
     monkeypatch.setenv("NPNET_DATA", "bundled")
-    assert common.run(run_all.main, "experiments.all", ["--quick", "--out", str(tmp_path)]) == 0
+    assert cli.run(run_all.main, "experiments.all", ["--quick", "--out", str(tmp_path)]) == 0
     check_quick_run(tmp_path, [n for n in run_all.EXPERIMENTS if n not in run_all.NOT_QUICK])
 
 
@@ -148,7 +148,7 @@ def test_the_cli_reports_a_missing_key_as_one_line_and_exit_2(small, monkeypatch
         small / "claims.toml", [claim(experiment="symmetry", ours="runs[init=nope].test_acc[-1]")],
         experiments=("symmetry",)))
     (small / "symmetry.json").write_text(json.dumps({"runs": []}), encoding="utf-8")
-    code = common.run(run_all.main, "experiments.all", ["--report-only", "--only", "symmetry", "--out", str(small)])
+    code = cli.run(run_all.main, "experiments.all", ["--report-only", "--only", "symmetry", "--out", str(small)])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("experiments.all: error: claim c1") and "matches 0" in err
@@ -156,8 +156,8 @@ def test_the_cli_reports_a_missing_key_as_one_line_and_exit_2(small, monkeypatch
 
 def test_a_failing_experiment_stops_the_run_with_its_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("NPNET_DATA", str(tmp_path / "no-such-dir"))
-    code = common.run(run_all.main, "experiments.all", ["--quick", "--only", "symmetry", "--only", "gradients",
-                                                        "--out", str(tmp_path)])
+    code = cli.run(run_all.main, "experiments.all", ["--quick", "--only", "symmetry", "--only", "gradients",
+                                                     "--out", str(tmp_path)])
     err = capsys.readouterr().err.splitlines()
     assert code == 2
     assert err[-1].startswith("experiments.all: error: experiments.symmetry failed (exit 2)")

@@ -10,6 +10,7 @@ from threadpoolctl import threadpool_limits
 import npnet
 
 from experiments import bench
+from experiments.bench import floor
 
 
 def test_quick_bench_writes_json_and_figure(tmp_path):
@@ -37,7 +38,7 @@ def test_gemm_floor_does_the_products_of_a_training_step():
     rng = np.random.default_rng(0)
     A, W, D = rng.random((100, 784)), rng.random((100, 784)), rng.random((100, 100))
     for library in ("numpy", "scipy"):
-        forward, weight_grad, input_grad = bench._products(library, np.float64)
+        forward, weight_grad, input_grad = floor._products(library, np.float64)
         Z, dW, dX = np.empty((100, 100)), np.empty((100, 784)), np.empty((100, 784))
         forward(A, W, Z), weight_grad(D, A, dW), input_grad(D, W, dX)
         for got, want in ((Z, A @ W.T), (dW, D.T @ A), (dX, D @ W)):

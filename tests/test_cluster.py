@@ -198,7 +198,7 @@ def test_phase_quick_on_a_local_cluster_equals_jobs_1(local_cluster, tmp_path):
 
 
 def test_all_passes_dask_to_the_experiments_with_jobs(tmp_path, monkeypatch):
-    from experiments import _common as common
+    from experiments import _cli as common
     from experiments import _ledger as ledger
     from experiments import all as run_all
     calls = []
@@ -216,7 +216,7 @@ def test_all_passes_dask_to_the_experiments_with_jobs(tmp_path, monkeypatch):
 
 
 def test_all_without_dask_stops_before_the_first_experiment(tmp_path, monkeypatch, capsys):
-    from experiments import _common as common
+    from experiments import _cli as common
     from experiments import all as run_all
     monkeypatch.setitem(sys.modules, "dask.distributed", None)
     monkeypatch.setattr(run_all, "run_one", lambda name, argv: pytest.fail("ran an experiment"))

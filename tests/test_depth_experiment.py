@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from experiments import depth as exp
+from experiments.depth import cs231n_notes, forward, matrix_product, relu_spread
 from npnet import meanfield
 
 FIGURES = ("sigmoid_activation_histograms.png", "hist_A)_Xavier_+_Identity.png", "hist_B)_Xavier_+_ReLU.png",
@@ -28,7 +29,7 @@ def quick(tmp_path_factory):
 @pytest.mark.parametrize("q", [0.05, 1.0, 8.0, 500.0])
 def test_quadrature_matches_monte_carlo(name, q):
     z = np.random.default_rng(0).standard_normal(1_000_000)
-    f = exp.ACT[name]
+    f = forward.ACT[name]
     mc = np.mean(f(math.sqrt(q) * z) ** 2)
     assert meanfield.expect(lambda u: f(u) ** 2, q) == pytest.approx(mc, rel=0.02)
     if q <= 1:      # plain Gauss–Hermite agrees there; at q = 500 it misses tanh's turn (0.9991 for 0.964)
@@ -46,8 +47,8 @@ def test_length_map_matches_wide_random_nets(name, sigma_w2, rtol):
     measured = []
     for _ in range(3):
         weights = [rng.standard_normal((width, width)) for _ in range(depth)]
-        rows, _ = exp.forward(rng.standard_normal((40, width)), weights, [math.sqrt(sigma_w2 / width)] * depth,
-                              exp.ACT[name])
+        rows, _ = forward.forward(rng.standard_normal((40, width)), weights, [math.sqrt(sigma_w2 / width)] * depth,
+                              forward.ACT[name])
         measured.append([r["Ez2"] for r in rows])
     theory = meanfield.q_profile(sigma_w2, name, [sigma_w2] * (depth - 1))
     np.testing.assert_allclose(np.mean(measured, axis=0), theory, rtol=rtol)
@@ -63,7 +64,7 @@ def test_quick_run_writes_every_figure(quick):
 
 def test_he_keeps_relu_energy_while_xavier_loses_it(quick):
     runs = quick[1]["relu-spread"]["runs"]
-    for inp in exp.RS_INPUTS:
+    for inp in relu_spread.RS_INPUTS:
         he = runs[f"{inp}/C) He + ReLU"]["Ea2_last_over_first"]
         xavier = runs[f"{inp}/B) Xavier + ReLU"]["Ea2_last_over_first"]
         assert 0.5 < he < 2.0, (inp, he)
@@ -100,14 +101,14 @@ def test_init_bench_claims_and_the_hidden_loss_of_the_input(quick):
 
 
 def test_published_he_table_is_sqrt_2_over_n_not_its_snippet():
-    pub = exp.CS_PUBLISHED["He (as published)·ReLU"]["std"][0]
+    pub = cs231n_notes.CS_PUBLISHED["He (as published)·ReLU"]["std"][0]
     for gain2, fits in ((2.0, True), (1.0, False)):            # σ_w² = 500·Var(w): He 2, the snippet's /√fan_in 1
-        theory = exp.theory_rows(np.array([gain2]), "relu")["std_a"][0]
+        theory = forward.theory_rows(np.array([gain2]), "relu")["std_a"][0]
         assert (abs(pub / theory - 1) < 0.01) is fits
 
 
 def test_matrix_product_grows_at_the_lyapunov_exponent(quick):
-    assert exp.lyapunov_top(1) == pytest.approx(-(np.euler_gamma + math.log(2)) / 2)    # E ln|N(0, 1)|
+    assert matrix_product.lyapunov_top(1) == pytest.approx(-(np.euler_gamma + math.log(2)) / 2)    # E ln|N(0, 1)|
     mp = quick[1]["cs231n-notes"]["matrix_product"]
     assert mp["measured_slope"] == pytest.approx(mp["lyapunov_top"], rel=0.03)
     assert mp["lyapunov_scaled_1_over_sqrt_n"] < 0

@@ -1,6 +1,6 @@
 """Faults while an experiment writes its outputs (issue 16): full disk, --out removed mid-run, a directory named
 like an output, Ctrl-C (also one Python swallows, and one during start-up). Each gives one stderr line and a non-zero
-exit, leaves the older outputs as they were and no temporary files. The writers are experiments._common's, which
+exit, leaves the older outputs as they were and no temporary files. The writers are experiments._outputs', which
 every experiment uses; one real experiment is interrupted in a subprocess."""
 import errno
 import json
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments import _common as common
+from experiments import _cli as cli, _outputs as outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD = {"a.png": b"old png", "a.json": b'{"old": true}'}
@@ -22,12 +22,12 @@ OLD = {"a.png": b"old png", "a.json": b'{"old": true}'}
 def fake_main(hook=lambda out: None):
     """An experiment in miniature: a figure, then ``hook(out)``, then the JSON — through the shared writers."""
     def main(argv):
-        args, out, progress = common.start(common.parser("x", "d", data=False, dtype=False), argv)
-        fig, ax = common.plt.subplots(figsize=(1, 1))
-        common.save_figure(fig, out / "a.png")
+        args, out, progress = cli.start(cli.parser("x", "d", data=False, dtype=False), argv)
+        fig, ax = outputs.plt.subplots(figsize=(1, 1))
+        outputs.save_figure(fig, out / "a.png")
         hook(out)
         progress("half way")
-        common.write_json(out / "a.json", {"x": 1})
+        outputs.write_json(out / "a.json", {"x": 1})
     return main
 
 
@@ -41,7 +41,7 @@ def out(tmp_path):
 
 
 def run(main, out, capsys):
-    code = common.run(main, "experiments.x", ["--out", str(out)])
+    code = cli.run(main, "experiments.x", ["--out", str(out)])
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err and "Exception ignored" not in captured.err
     lines = [line for line in captured.err.splitlines() if not line.startswith("[")]   # progress lines aside
@@ -78,7 +78,7 @@ def test_a_run_inside_a_run_has_its_own_set(out, tmp_path, capsys):
 
     def main(argv):
         fake_main()(argv)
-        assert common.run(fake_main(), "experiments.inner", ["--out", str(inner)]) == 0
+        assert cli.run(fake_main(), "experiments.inner", ["--out", str(inner)]) == 0
         assert sorted(p.name for p in inner.iterdir()) == ["a.json", "a.png"]   # committed when the inner run ends
         assert (out / "a.json").read_bytes() == OLD["a.json"]                    # the outer set not yet
     code, lines = run(main, out, capsys)
@@ -92,7 +92,7 @@ def test_every_experiment_json_records_blas_threads(quick_run):
 
 def test_hidden_working_state_survives_an_interrupt(out, capsys):
     def cache_then_ctrl_c(out):
-        common.write_json(out / ".cache" / "cell1.json", {"done": 1})   # e.g. a finished cell of a resumable run
+        outputs.write_json(out / ".cache" / "cell1.json", {"done": 1})   # e.g. a finished cell of a resumable run
         raise KeyboardInterrupt
     code, lines = run(fake_main(cache_then_ctrl_c), out, capsys)
     assert code == 130 and json.loads((out / ".cache" / "cell1.json").read_text())["done"] == 1
@@ -102,7 +102,7 @@ def test_hidden_working_state_survives_an_interrupt(out, capsys):
 def test_full_disk(out, capsys, monkeypatch):
     def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(common.json, "dump", no_space)
+    monkeypatch.setattr(outputs.json, "dump", no_space)
     code, lines = run(fake_main(), out, capsys)
     assert code == 1 and len(lines) == 1 and lines[0].endswith("a.json: No space left on device"), lines
     assert_untouched(out)
@@ -114,7 +114,7 @@ def test_full_disk_inside_matplotlib(out, capsys, monkeypatch):
             raise OSError(errno.ENOSPC, "No space left on device")
         except OSError as exc:
             raise RuntimeError("failed to write the PNG") from exc
-    monkeypatch.setattr(common.plt.Figure, "savefig", savefig)
+    monkeypatch.setattr(outputs.plt.Figure, "savefig", savefig)
     code, lines = run(fake_main(), out, capsys)
     assert code == 1 and lines == [f"experiments.x: error: cannot write {out / 'a.png'}: No space left on device"]
     assert_untouched(out)
@@ -165,14 +165,14 @@ def test_an_interrupt_python_swallows_still_stops_the_run(out, capsys):
 @pytest.mark.parametrize("bad, message", [("", "--out must be a directory path, got an empty string")])
 def test_empty_out_is_rejected(bad, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert common.run(fake_main(), "experiments.x", ["--out", bad]) == 2
+    assert cli.run(fake_main(), "experiments.x", ["--out", bad]) == 2
     assert message in capsys.readouterr().err and not list(tmp_path.iterdir())
 
 
 def test_tilde_in_out_is_expanded(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    args, out, _ = common.start(common.parser("x", "d", data=False, dtype=False), ["--out", "~/x"])
+    args, out, _ = cli.start(cli.parser("x", "d", data=False, dtype=False), ["--out", "~/x"])
     assert out == tmp_path / "x" and out.is_dir() and not (tmp_path / "~").exists()
 
 

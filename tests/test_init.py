@@ -359,3 +359,11 @@ def test_per_layer_init_draws_in_layer_order():
     W2 = init.he_normal((3, 5), rng)
     for got, want in zip([p.value for p in net.parameters()], [W1, b1, W2]):
         assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("label", list(init.DEPTH_INITS))
+def test_depth_inits_variance_formula_matches_the_draws(label):
+    spec, var_w = init.DEPTH_INITS[label]
+    fan_out, fan_in = 300, 500
+    W = init.initialize(spec, (fan_out, fan_in), np.random.default_rng(0))
+    assert W.var() == pytest.approx(var_w(fan_in, fan_out), rel=0.02)

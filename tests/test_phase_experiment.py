@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from experiments import _common as common
+from experiments import _cli as cli, _outputs as outputs, _parallel as parallel
 from experiments import phase
+from experiments.phase import grid as phase_grid
 from npnet import meanfield
 
 QUICK = ["--quick", "--jobs", "1"]
@@ -16,7 +17,7 @@ QUICK = ["--quick", "--jobs", "1"]
 def quick_run(tmp_path_factory):
     """One --quick run without the cache: the outputs every test below reads, and the resume test's reference."""
     out = tmp_path_factory.mktemp("phase")
-    assert common.run(phase.main, "experiments.phase", QUICK + ["--no-cache", "--out", str(out)]) == 0
+    assert cli.run(phase.main, "experiments.phase", QUICK + ["--no-cache", "--out", str(out)]) == 0
     return out, json.loads((out / "phase.json").read_text())
 
 
@@ -57,7 +58,7 @@ def test_relu_critical_point_is_two():
 def test_measured_xi_matches_the_formula_on_a_wide_net(sigma_w2):
     """Ordered (σ_w² = 1, ξ_c ≈ 3.6: the approach fit) and chaotic (σ_w² = 3, ξ_c ≈ 9.1, c* ≈ 0.30: the
     relaxation of the fluctuations) sides, on width-500 nets (5× the trained nets' width)."""
-    [row] = common.parallel_map(phase.measure_xi, [(sigma_w2, phase.SIGMA_B2, 500, 64, phase.XI_C0, 0)], jobs=1)
+    [row] = parallel.parallel_map(phase.measure_xi, [(sigma_w2, phase.SIGMA_B2, 500, 64, phase.XI_C0, 0)], jobs=1)
     assert row["phase"] == ("ordered" if sigma_w2 < 1.76 else "chaotic")
     assert row["xi_measured"] == pytest.approx(row["xi_formula"], rel=0.15)
     assert row["c_inf_measured"] == pytest.approx(row["c_star_formula"], abs=0.05)   # c* shifts at finite width
@@ -93,9 +94,9 @@ def test_killed_run_resumes_from_its_cache_with_the_same_json(quick_run, tmp_pat
         calls.append(task[0])
         return real(task)
 
-    monkeypatch.setattr(phase, "train_cell", killed_after_three)
+    monkeypatch.setattr(phase_grid, "train_cell", killed_after_three)     # where run_cells finds it
     argv = QUICK + ["--out", str(tmp_path)]
-    assert common.run(phase.main, "experiments.phase", argv) == 130
+    assert cli.run(phase.main, "experiments.phase", argv) == 130
     cache = tmp_path / ".phase-cache"
     assert len(list(cache.glob("*.json"))) == 3 and not (tmp_path / "phase.json").exists()
     (cache / ".stray.json.tmp").write_text("{half a fi")             # an interrupted atomic write: ignored
@@ -103,9 +104,9 @@ def test_killed_run_resumes_from_its_cache_with_the_same_json(quick_run, tmp_pat
     victim.write_text(victim.read_text()[:20])                     # a damaged entry: trained again
 
     calls.clear()
-    monkeypatch.setattr(phase, "train_cell", lambda task: calls.append(task[0]) or real(task))
+    monkeypatch.setattr(phase_grid, "train_cell", lambda task: calls.append(task[0]) or real(task))
     monkeypatch.setattr(phase, "figures", lambda result, out: None)     # checked by the --quick test
-    assert common.run(phase.main, "experiments.phase", argv) == 0
+    assert cli.run(phase.main, "experiments.phase", argv) == 0
     assert len(calls) == len(reference["cells"]) - 2               # only the missing (and the damaged) cells
     assert json.loads((tmp_path / "phase.json").read_text()) == reference
 
@@ -115,13 +116,13 @@ def test_cache_key_covers_the_settings(tmp_path):
                             data_source="x")
     b = dict(a, steps=31)
     assert phase.cache_path(tmp_path, a) != phase.cache_path(tmp_path, b)
-    common.write_json(phase.cache_path(tmp_path, a), {"settings": a, "result": {"test_acc": 0.5}})
+    outputs.write_json(phase.cache_path(tmp_path, a), {"settings": a, "result": {"test_acc": 0.5}})
     assert phase.read_cached(tmp_path, a) == {"test_acc": 0.5}
     assert phase.read_cached(tmp_path, b) is None and phase.read_cached(None, a) is None
 
 
 @pytest.mark.parametrize("argv", [["--sigma-w2", "abc"], ["--depths", "0,3"], ["--steps", "0"]])
 def test_bad_input_is_one_line_and_exit_2(argv, tmp_path, capsys):
-    assert common.run(phase.main, "experiments.phase", argv + ["--out", str(tmp_path)]) == 2
+    assert cli.run(phase.main, "experiments.phase", argv + ["--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("experiments.phase: error:")

@@ -241,3 +241,24 @@ def test_gradients_at_all_zero_relu_net_only_the_output_bias_has_gradient():
     g = probes.gradients_at(net, rng.standard_normal((8, 6)), rng.integers(0, 3, 8))
     assert g["zero_gradients"] == ["fc1.W", "fc1.b", "fc2.W"]
     assert g["l1_all"] == g["l1_output_bias"] > 0
+
+
+def test_changed_parameters_names_exactly_what_training_moved():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((16, 6)), rng.integers(0, 3, 16)
+    net = npnet.mlp([6, 5, 3], "relu", "zeros", rng=rng, products="exact")
+    before = net.get_weights()
+    assert probes.changed_parameters(before, net) == []
+    npnet.train(net, X, y, optimizer=npnet.SGD(net, lr=0.1), epochs=2, batch_size=8, rng=rng, eval_train=False)
+    assert probes.changed_parameters(before, net) == ["fc2.b"]       # all-zero ReLU net: only the output bias
+    net.set_weights({**net.get_weights(), "fc1.W": np.full((5, 6), 1e-300)})   # any bitwise change counts
+    assert probes.changed_parameters(before, net) == ["fc1.W", "fc2.b"]
+
+
+def test_leaky_relu_and_selu_forward():
+    z = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
+    assert activations.leaky_relu(z).tolist() == [-0.02, -0.005, 0.0, 0.5, 2.0]
+    s = activations.selu(z)
+    assert s[3:].tolist() == (activations.SELU_SCALE * z[3:]).tolist() and s[2] == 0.0
+    assert s[0] == pytest.approx(activations.SELU_SCALE * activations.SELU_ALPHA * (math.exp(-2.0) - 1.0))
+    assert np.isfinite(activations.selu(np.array([-1e4]))).all()

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import npnet
-from experiments import _common as common
+from experiments import _cli as cli
 from experiments import regression
+from experiments.regression import ratio_checks, students, teachers
 from npnet import gradcheck
 from npnet.regression import train_full_batch
 
@@ -22,7 +23,7 @@ def quick_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def data():
-    return regression.make_data(500, seed=0)
+    return teachers.make_data(500, seed=0)
 
 
 @pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu"])
@@ -37,7 +38,7 @@ def test_regression_net_gradients_match_finite_differences(act):
 
 def test_train_full_batch_records_loss_before_each_step_and_decreases(data):
     X, ys = data
-    net = regression.student("mlp", "xavier", seed=0)
+    net = students.student("mlp", "xavier", seed=0)
     first = npnet.MSE().forward(net.forward(X), ys["tanh"])
     history = train_full_batch(net, X, ys["tanh"], optimizer=npnet.SGD(net, lr=0.01), epochs=30)
     assert len(history) == 30 and history[0] == first
@@ -46,7 +47,7 @@ def test_train_full_batch_records_loss_before_each_step_and_decreases(data):
 
 def test_train_full_batch_rejects_bad_targets(data):
     X, _ = data
-    net = regression.student("linear", "zero", seed=0)
+    net = students.student("linear", "zero", seed=0)
     with pytest.raises(ValueError, match="Y must have shape"):
         train_full_batch(net, X, np.zeros((len(X), 2)), optimizer=npnet.SGD(net, lr=0.1), epochs=1)
     with pytest.raises(ValueError, match="NaN"):
@@ -54,11 +55,11 @@ def test_train_full_batch_rejects_bad_targets(data):
 
 
 def train(kind, init_label, X, y, epochs=40):
-    net = regression.student(kind, init_label, seed=0)
+    net = students.student(kind, init_label, seed=0)
     before = net.get_weights()
-    lr = regression.LR_LINEAR if kind == "linear" else regression.LR_MLP
+    lr = teachers.LR_LINEAR if kind == "linear" else teachers.LR_MLP
     train_full_batch(net, X, y, optimizer=npnet.SGD(net, lr=lr), epochs=epochs)
-    return net, before, regression.mechanism_checks(kind, init_label, before, net, y, lr, epochs)
+    return net, before, students.mechanism_checks(kind, init_label, before, net, y, lr, epochs)
 
 
 def test_zero_init_changes_only_the_output_bias(data):
@@ -88,7 +89,7 @@ def test_one_init_keeps_every_hidden_row_identical(data):
 
 def test_literal_mode_is_the_studys_formula_on_a_fixed_draw():
     rng = np.random.default_rng(5)
-    X = regression.make_X(200, rng)
+    X = teachers.make_X(200, rng)
     for copies, act, stat in ((1, "relu", "E[a²]/Var(z)"), (150, "relu", "E[a²]/Var(z)"),
                               (1000, "tanh", "Var(a)/Var(z)")):
         w = rng.normal(size=3 * copies)
@@ -96,7 +97,7 @@ def test_literal_mode_is_the_studys_formula_on_a_fixed_draw():
         z = w * Xc
         y = np.maximum(z, 0) if act == "relu" else (1 - np.exp(-2 * z)) / (1 + np.exp(-2 * z))
         study = ((y ** 2).mean() if stat == "E[a²]/Var(z)" else y.var()) / z.var()
-        ratio, e_wx = regression.literal_ratio(X, w, act, stat, chunk=7)
+        ratio, e_wx = ratio_checks.literal_ratio(X, w, act, stat, chunk=7)
         assert ratio == pytest.approx(study, rel=1e-10)
         assert e_wx == pytest.approx(Xc.mean() * w.mean(), rel=1e-10)
 
@@ -104,10 +105,10 @@ def test_literal_mode_is_the_studys_formula_on_a_fixed_draw():
 def test_correct_relu_ratio_pairs_to_one_under_sign_flip():
     """r(w) + r(−w) = 1 for every unit: the ½ of He's derivation holds on average for any inputs."""
     rng = np.random.default_rng(2)
-    X = regression.make_X(300, rng)
+    X = teachers.make_X(300, rng)
     W = rng.normal(size=(3, 50))
-    r, _, _ = regression.correct_ratios(X, W, "relu")
-    r_flip, _, _ = regression.correct_ratios(X, -W, "relu")
+    r, _, _ = ratio_checks.correct_ratios(X, W, "relu")
+    r_flip, _, _ = ratio_checks.correct_ratios(X, -W, "relu")
     np.testing.assert_allclose(r + r_flip, 1.0, rtol=0, atol=1e-12)
     assert r.min() < 0.2 and r.max() > 0.8                            # one unit of uncentred inputs: far from ½
 
@@ -118,10 +119,10 @@ def test_quick_run_writes_figures_and_json(quick_run):
         assert (out / name).stat().st_size > 10_000
     assert result["mechanisms_confirmed"] is True
     runs = result["runs"]
-    assert {r["teacher"] for r in runs} == set(regression.TEACHERS)
-    assert len(runs) == 2 * len(regression.TEACHERS) * (len(regression.INITS) + len(regression.LINEAR_INITS))
+    assert {r["teacher"] for r in runs} == set(teachers.TEACHERS)
+    assert len(runs) == 2 * len(teachers.TEACHERS) * (len(students.INITS) + len(students.LINEAR_INITS))
     assert all(len(r["mse"]) == result["config"]["epochs"] for r in runs)
-    assert result["random_reading"]["matches"] in (regression.RANDOM_LITERAL, regression.RANDOM_INTENDED)
+    assert result["random_reading"]["matches"] in (students.RANDOM_LITERAL, students.RANDOM_INTENDED)
     checks = {c["name"]: c for c in result["ratio_checks"]}
     assert checks["relu, centered, 3 inputs"]["literal"] == pytest.approx(0.5, abs=0.05)
     assert checks["relu, raw, 3 inputs"]["correct"]["n"] == 30 and checks["relu, raw, 3 inputs"]["literal_draws"]["n"] == 30
@@ -139,7 +140,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
 
 @pytest.mark.parametrize("argv", [["--jobs", "x"], ["--draws", "-3"], ["--epochs", "0"]])
 def test_bad_options_are_usage_errors(argv, tmp_path, capsys):
-    assert common.run(regression.main, "experiments.regression", ["--quick", "--out", str(tmp_path), *argv]) == 2
+    assert cli.run(regression.main, "experiments.regression", ["--quick", "--out", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not list(tmp_path.iterdir())

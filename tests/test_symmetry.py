@@ -5,7 +5,7 @@ import pytest
 
 from conftest import assert_cli_usage_error, assert_usage_error
 
-from experiments import _common as common
+from experiments import _cli as cli
 from experiments import symmetry
 from npnet import data as npdata
 from npnet import probes
@@ -47,7 +47,7 @@ def test_sigmoid_all_zero_moves_w1_but_keeps_rows_equal(mnist):
 @pytest.mark.parametrize("act_label", ["tanh", "relu", "relu'(0)=1"])
 def test_all_zero_tanh_relu_only_output_bias_learns(mnist, act_label):
     net, before, _ = train_small("all_zero", act_label, mnist, mode="blas")
-    assert symmetry.changed_parameters(before, net) == ["fc2.b"]
+    assert probes.changed_parameters(before, net) == ["fc2.b"]
     for name in ("fc1.W", "fc1.b", "fc2.W"):
         assert np.array_equal(net.get_weights()[name], before[name])
 
@@ -101,4 +101,4 @@ def test_command_line_bad_argument_is_one_line_and_exit_2(tmp_path):
 
 def test_unwritable_out_directory_is_a_usage_error(tmp_path):
     (tmp_path / "file").write_text("not a directory")
-    assert common.run(symmetry.main, "experiments.symmetry", ["--quick", "--out", str(tmp_path / "file")]) == 2
+    assert cli.run(symmetry.main, "experiments.symmetry", ["--quick", "--out", str(tmp_path / "file")]) == 2

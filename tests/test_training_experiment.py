@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 import npnet
-from experiments import _common as common
+from experiments import _cli as cli, _parallel as parallel
 from experiments import training
+from experiments.training import init_bench, lecture
+from experiments.training import runs as training_runs
 
 FIGURES = ("compare_train_loss.png", "compare_test_accuracy.png", "lecture_inits.png", "allzero_escape.png")
 
@@ -52,8 +54,8 @@ def test_quick_writes_every_figure_and_the_json(quick):
 
 def test_he_beats_std001_in_the_quick_run(quick):
     _, result, _ = quick
-    he = runs(result, "init-bench", "he", batch_size=training.BENCH["batch"])
-    small = runs(result, "init-bench", "std0.01", batch_size=training.BENCH["batch"])
+    he = runs(result, "init-bench", "he", batch_size=init_bench.BENCH["batch"])
+    small = runs(result, "init-bench", "std0.01", batch_size=init_bench.BENCH["batch"])
     assert max(r["test_loss"][-1] for r in he) < min(r["test_loss"][-1] for r in small)
     assert min(r["test_acc"][-1] for r in he) > max(r["test_acc"][-1] for r in small)
     # std 0.01 predicts one class: its accuracy is exactly that class's share of the test set
@@ -74,10 +76,10 @@ def test_quick_lecture_records_match_the_mechanisms(quick):
 
 def lecture_net(variant, steps, optimizer=None):
     """Train a lecture variant for ``steps`` steps on 320 real MNIST images: (network, its initial weights)."""
-    t = next(t for t in training.lecture_tasks({"source": "bundled", "n_train": 320, "n_test": 50, "normalize": True},
+    t = next(t for t in lecture.lecture_tasks({"source": "bundled", "n_train": 320, "n_test": 50, "normalize": True},
                                                "test", [0], 1) if t["variant"] == variant)
-    X, y, _, _ = training.load_data(**t["data"])
-    net = training.build(t)
+    X, y, _, _ = training_runs.load_data(**t["data"])
+    net = training_runs.build(t)
     before = net.get_weights()
     opt = npnet.Adam(net, lr=1e-3) if (optimizer or t["optimizer"]) == "adam" else npnet.SGD(net, lr=0.01)
     npnet.train(net, X, y, optimizer=opt, epochs=steps * 64 // 320, batch_size=64, rng=np.random.default_rng(1),
@@ -115,9 +117,9 @@ def test_a_diverging_run_is_recorded_and_the_others_go_on():
     data = {"source": "bundled", "n_train": 200, "n_test": 50, "normalize": False}
     kw = dict(sizes=[784, 20, 10], bias="zeros", activation="relu", optimizer="sgd", lr=0.1, batch=100, epochs=2,
               data=data, carve="test", formula="test")
-    tasks = [training.task("t", "blows_up", 0, init=("normal", {"std": 1e200}), **kw),
-             training.task("t", "fine", 0, init="he_normal", **kw)]
-    (bad, _), (good, _) = common.parallel_map(training.run_one, tasks, 1)
+    tasks = [training_runs.task("t", "blows_up", 0, init=("normal", {"std": 1e200}), **kw),
+             training_runs.task("t", "fine", 0, init="he_normal", **kw)]
+    (bad, _), (good, _) = parallel.parallel_map(training_runs.run_one, tasks, 1)
     assert bad["diverged"]["epoch"] == 1 and bad["diverged"]["step"] == 1
     assert "epoch 1, step 1" in bad["diverged"]["message"] and bad["test_acc"] == []
     assert good["diverged"] is None and len(good["test_acc"]) == 2
@@ -125,7 +127,7 @@ def test_a_diverging_run_is_recorded_and_the_others_go_on():
 
 def test_parallel_map_reports_each_result_in_order():
     seen = []
-    assert common.parallel_map(abs, [-3, 1, -2], 2, on_result=lambda i, r: seen.append((i, r))) == [3, 1, 2]
+    assert parallel.parallel_map(abs, [-3, 1, -2], 2, on_result=lambda i, r: seen.append((i, r))) == [3, 1, 2]
     assert seen == [(0, 3), (1, 1), (2, 2)]
 
 
@@ -135,7 +137,7 @@ def test_parallel_map_reports_each_result_in_order():
     (["--jobs", "x"], "expected an integer >= 1"),
 ])
 def test_bad_arguments_are_one_line_and_exit_2(argv, message, tmp_path, capsys):
-    assert common.run(training.main, "experiments.training", ["--out", str(tmp_path), *argv]) == 2
+    assert cli.run(training.main, "experiments.training", ["--out", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and err.startswith("experiments.training: error:")
     assert not list(tmp_path.iterdir())

@@ -28,7 +28,7 @@ import numpy as np
 
 from npnet import gradcheck
 
-from .. import _common as common
+from .. import _cli as cli, _console as console, _outputs as outputs, _parallel as parallel
 from .checks import (CS231N_THRESHOLD, KinkBugReLU, backprop, float32_summary, kink_study, layer_rows, near_kink_net,
                      net_rows, relu_all_zero)
 from .depth_norms import activation_derivatives, depth_study, plot_activation_derivatives, plot_gradient_norms
@@ -51,15 +51,15 @@ def check_table_lines(rows):
         table.append([r["kind"], r["name"], fmt(f64["max_rel_error"]), "yes" if f64["passed"] else "NO",
                       fmt(f32["max_rel_error"]), fmt(f32["max_abs_error"]), "yes" if f32["passed"] else "NO",
                       fmt(copy and copy["max_rel_error"]), fmt(cs and cs["max_rel_error"])])
-    return common.format_table(["kind", "component", "f64 max rel", "f64 ok", "f32 max rel", "f32 max abs",
-                                "f32 ok", "f32 net on f64 copy", "complex step"], table)
+    return console.format_table(["kind", "component", "f64 max rel", "f64 ok", "f32 max rel", "f32 max abs",
+                                 "f32 ok", "f32 net on f64 copy", "complex step"], table)
 
 
 def main(argv=None):
-    args, out, progress = common.start(common.parser(
+    args, out, progress = cli.start(cli.parser(
         "python -m experiments.gradients", __doc__.split("\n")[0], data=False,   # Gaussian inputs, no MNIST
         dtype_help="dtype of the depth study (part 5); the checks cover float64 and float32 regardless"), argv)
-    with common.one_blas_thread():   # small matrices: one thread is faster on a shared machine
+    with parallel.one_blas_thread():   # small matrices: one thread is faster on a shared machine
         run_all(args, out, progress)
 
 
@@ -67,26 +67,26 @@ def run_all(args, out, progress):
     dtype = np.dtype(args.dtype).type
 
     progress("1/6 check table: layers, activations, losses")
-    rows = layer_rows(common.rng_for(args.seed, 1))
+    rows = layer_rows(cli.rng_for(args.seed, 1))
     progress("1/6 check table: whole nets (float64, float32, float32 on a float64 copy, complex step)")
-    net_table, n_warned = net_rows(common.rng_for(args.seed, 11), args.quick)
+    net_table, n_warned = net_rows(cli.rng_for(args.seed, 11), args.quick)
     rows += net_table
 
     progress("2/6 error vs step size")
-    steps = step_size_study(common.rng_for(args.seed, 2), args.quick)
+    steps = step_size_study(cli.rng_for(args.seed, 2), args.quick)
     plot_step_size(steps, out / "gradcheck_step_size.png")
     f32 = float32_summary(rows, steps)
     f32["precision_warnings"] = n_warned
 
     progress("3/6 ReLU kinks: naive, skip and subgradient checks on correct and wrong backwards")
-    kinks = kink_study(int(common.rng_for(args.seed, 3).integers(2**32)))
+    kinks = kink_study(int(cli.rng_for(args.seed, 3).integers(2**32)))
 
     progress("4/6 activation derivatives")
     act_data, zc, fd, maxima = activation_derivatives()
     plot_activation_derivatives(act_data, zc, fd, out / "activation_derivatives.png")
 
     progress("5/6 gradient norm through depth")
-    depth = depth_study(common.rng_for(args.seed, 5), args.quick, dtype)
+    depth = depth_study(cli.rng_for(args.seed, 5), args.quick, dtype)
     plot_gradient_norms(depth, out / "gradient_norms.png")
 
     progress("6/6 ReLU all-zero net")
@@ -112,8 +112,8 @@ def run_all(args, out, progress):
     for key, c in steps["curves"].items():
         step_rows.append([key, f"{c['best_h']:.0e}", f"{c['best_error']:.1e}", fmt(c.get("theory_best_h")),
                           fmt(c.get("truncation_slope"), ".2f"), fmt(c.get("roundoff_slope"), ".2f")])
-    print(common.format_table(["scheme", "best h", "error there", "ε^(1/(p+1))", "truncation slope",
-                               "round-off slope"], step_rows))
+    print(console.format_table(["scheme", "best h", "error there", "ε^(1/(p+1))", "truncation slope",
+                                "round-off slope"], step_rows))
     print()
     print(f"3. ReLU kinks: {kinks['placed']['exact_zeros']} pre-activations exactly 0 and "
           f"{kinks['placed']['within_h_nonzero']} more within h = 1e-3 of 0")
@@ -121,8 +121,8 @@ def run_all(args, out, progress):
                   "right" if r["verdict_right"] else "WRONG", f"{r['n_kink']}/{r['n_coords']}",
                   r["n_resolved"], r["n_at_kink"], r["n_skipped"], f"{r['n_failures']}+{r['n_kink_failures']}",
                   fmt(r["max_rel_error"])] for r in kinks["rows"]]
-    print(common.format_table(["backward", "kinks", "check", "check right?", "kink coords", "resolved", "at kink",
-                               "skipped", "failures", "max rel (smooth)"], kink_rows))
+    print(console.format_table(["backward", "kinks", "check", "check right?", "kink coords", "resolved", "at kink",
+                                "skipped", "failures", "max rel (smooth)"], kink_rows))
     f = kinks["float32_net"]
     print(f"   float32 net: checked in {f['checked_in']} with a PrecisionWarning, "
           f"{'passed' if f['passed'] else 'FAILED'}, net unchanged: {f['net_unchanged']}")
@@ -134,7 +134,7 @@ def run_all(args, out, progress):
     print()
     print(f"5. ‖dW_l‖ at initialization, {depth['hidden_layers']} hidden layers of {depth['width']}, batch "
           f"{depth['batch']}, {len(depth['seeds'])} seeds ({depth['dtype']})")
-    print(common.format_table(
+    print(console.format_table(
         ["activation", "init", "‖dW_1‖", "‖dW_out‖", "first/last", "verdict", "max |log10 meas/pred|"],
         [[r["activation"], r["init"], f"{r['measured'][0]:.1e}", f"{r['measured'][-1]:.1e}",
           f"{r['first_over_last']:.1e}", r["verdict"], f"{r['max_log10_measured_over_predicted']:.2f}"]
@@ -158,5 +158,5 @@ def run_all(args, out, progress):
         "gradient_norms": depth,
         "relu_all_zero": zero,
     }
-    common.write_json(out / "gradients.json", result)
+    outputs.write_json(out / "gradients.json", result)
     progress(f"wrote {out}/gradients.json, gradcheck_step_size.png, activation_derivatives.png, gradient_norms.png")

@@ -1,5 +1,5 @@
 """python -m experiments.gradients"""
-from .. import _common as common
+from .. import _cli as cli
 from . import main
 
-raise SystemExit(common.run(main, "experiments.gradients"))
+raise SystemExit(cli.run(main, "experiments.gradients"))

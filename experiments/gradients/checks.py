@@ -8,7 +8,7 @@ import npnet
 from npnet import gradcheck, losses, probes
 from npnet.layers import Activation, Dense
 
-from .. import _common as common
+from .. import _cli as cli
 
 ACTS = ("sigmoid", "tanh", "relu")
 LOSS_NAMES = ("softmax_cross_entropy", "mse")
@@ -216,7 +216,7 @@ def kink_study(seed):
 # ---------------------------------------------------------------- 6. ReLU all-zero net
 def relu_all_zero(seed, sizes=(16, 32, 10), B=32):
     """All-zero ReLU net at init: L1 of all gradients vs the output bias's; which gradients are exactly 0."""
-    rng = common.rng_for(seed, 6)
+    rng = cli.rng_for(seed, 6)
     net = npnet.mlp(list(sizes), "relu", "zeros", rng=rng)
     X, y = rng.normal(size=(B, sizes[0])), rng.integers(0, sizes[-1], B)
     summary = probes.gradients_at(net, X, y)

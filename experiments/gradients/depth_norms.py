@@ -4,8 +4,9 @@ import numpy as np
 
 import npnet
 from npnet import activations, gradcheck
+from npnet import init as npinit
 
-from .. import _common as common
+from .. import _outputs as outputs
 from .checks import ACTS
 
 
@@ -31,7 +32,7 @@ def activation_derivatives():
 
 def plot_activation_derivatives(data, zc, fd, path):
     z = data["z"]
-    fig, axes = common.plt.subplots(1, 3, figsize=(13, 3.9))
+    fig, axes = outputs.plt.subplots(1, 3, figsize=(13, 3.9))
     notes = {"sigmoid": ("max σ'(z) = σ(z)(1 − σ(z)) = 1/4 at z = 0:\nδ shrinks ≥ 4× at every sigmoid layer\n"
                          "(before the weights)", (0.02, 0.97), "top", "left"),
              "tanh": ("max tanh'(z) = 1 − tanh²(z) = 1\nat z = 0", (0.97, 0.06), "bottom", "right"),
@@ -64,7 +65,7 @@ def plot_activation_derivatives(data, zc, fd, path):
         ax.legend(fontsize=7, loc=loc, bbox_to_anchor=anchor)
     fig.suptitle("Activation functions and their derivatives (what backprop multiplies δ by, layer after layer)",
                  fontsize=10)
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
 
 
 # ---------------------------------------------------------------- 5. gradient norms through depth
@@ -118,7 +119,7 @@ def depth_study(rng, quick, dtype):
     seeds = [int(s) for s in rng.integers(2**32, size=n_seeds)]
     results = []
     for act in ACTS:
-        for init_label, (spec, init_var) in common.DEPTH_INITS.items():
+        for init_label, (spec, init_var) in npinit.DEPTH_INITS.items():
             measured, predicted = [], []
             for s in seeds:
                 r = np.random.default_rng(s)
@@ -149,7 +150,7 @@ def depth_study(rng, quick, dtype):
 
 
 def plot_gradient_norms(study, path):
-    fig, axes = common.plt.subplots(2, 3, figsize=(14, 7.2), sharex=True, gridspec_kw={"height_ratios": [3, 1.1]})
+    fig, axes = outputs.plt.subplots(2, 3, figsize=(14, 7.2), sharex=True, gridspec_kw={"height_ratios": [3, 1.1]})
     layers = np.arange(1, study["hidden_layers"] + 2)
     for col, act in enumerate(ACTS):
         ax, ax_ratio = axes[0, col], axes[1, col]
@@ -166,7 +167,7 @@ def plot_gradient_norms(study, path):
         ax_ratio.set_ylim(0.5, 2)
         ax_ratio.set_yticks([0.5, 1, 2])
         ax_ratio.set_yticklabels(["0.5", "1", "2"])
-        ax_ratio.yaxis.set_minor_formatter(common.plt.NullFormatter())
+        ax_ratio.yaxis.set_minor_formatter(outputs.plt.NullFormatter())
         ax_ratio.axhline(1, color="k", linewidth=0.7)
         ax_ratio.grid(True, which="major", alpha=0.3)
         ax_ratio.set_xticks(layers)
@@ -175,13 +176,13 @@ def plot_gradient_norms(study, path):
     axes[0, 0].set_ylabel("‖dW_l‖ (Frobenius), RMS over seeds")
     axes[1, 0].set_ylabel("measured / predicted")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    handles += [common.plt.Line2D([], [], color="0.3", linewidth=2.0, marker="o", markersize=4),
-                common.plt.Line2D([], [], color="k", linestyle="--", linewidth=0.9, marker="s", markersize=7,
-                                  markerfacecolor="none")]
+    handles += [outputs.plt.Line2D([], [], color="0.3", linewidth=2.0, marker="o", markersize=4),
+                outputs.plt.Line2D([], [], color="k", linestyle="--", linewidth=0.9, marker="s", markersize=7,
+                                   markerfacecolor="none")]
     labels += ["measured", "mean-field prediction"]
     fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=9, frameon=False)
     fig.suptitle(f"Gradient norm per layer at initialization: {study['hidden_layers']} hidden layers of "
                  f"{study['width']} (+ output layer of 10), batch {study['batch']}, Gaussian inputs, "
                  f"{len(study['seeds'])} seeds", fontsize=10)
     fig.subplots_adjust(bottom=0.13, hspace=0.08)
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)

@@ -6,7 +6,7 @@ import numpy as np
 import npnet
 from npnet import gradcheck
 
-from .. import _common as common
+from .. import _outputs as outputs
 from .checks import CS231N_THRESHOLD, backprop
 
 
@@ -104,7 +104,7 @@ DRAW_ORDER = ("central", "forward", "central4", "complex")   # the thick central
 
 def plot_step_size(study, path):
     hs = np.asarray(study["h"])
-    fig, axes = common.plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
+    fig, axes = outputs.plt.subplots(1, 2, figsize=(13, 5.2), sharey=True)
     floor = 1e-17
     for ax, dtype in zip(axes, ("float64", "float32")):
         handles = {}
@@ -155,4 +155,4 @@ def plot_step_size(study, path):
                  "float32 cannot meet 1e-7", transform=axes[1].transAxes, fontsize=8, ha="left")
     fig.suptitle(f"Finite-difference error vs step size: tanh net 8-16-16-5, softmax cross-entropy, "
                  f"{study['n_coordinates']} sampled coordinates; g = backprop in float64", fontsize=10)
-    common.save_figure(fig, path)
+    outputs.save_figure(fig, path)
