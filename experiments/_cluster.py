@@ -109,20 +109,46 @@ def _one_line(exc, limit=200):
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def _probe(addr, timeout):
+    """Open and close one connection to ``addr`` the way a client does (TLS settings from dask's configuration).
+
+    A ``Client`` whose constructor fails is left half-made: at exit its ``__del__`` waits 10 s to close it and prints
+    a traceback. Probing first keeps every failure of a bad address out of ``Client``."""
+    import asyncio
+
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    async def probe():
+        comm = await connect(addr, timeout=timeout, **Security().get_connection_args("client"))
+        await comm.close()
+
+    asyncio.run(probe())
+
+
+def _reason(exc):
+    """Why a connection failed, in one line."""
+    if isinstance(exc, (OSError, ValueError)):          # unreachable, refused, timed out; malformed address
+        return _one_line(exc)
+    # Something answered, but not a Dask scheduler (seen here: a proxy's reply read as a frame length, MemoryError).
+    return f"what answered is not a Dask scheduler ({type(exc).__name__} reading its reply)"
+
+
 def connect(addr, *, timeout=CONNECT_TIMEOUT, say=None):
     """Open the process's client to the scheduler at ``addr`` (closing any previous one), wait until it has a
-    worker, ``say`` the dashboard link; returns the client. Every failure is a one-line ClusterError."""
+    worker, ``say`` the dashboard link (default: a line on stderr); returns the client. Every failure is a one-line
+    ClusterError."""
     require_dask()
     from dask.distributed import Client
     say = say or (lambda line: print(line, file=sys.stderr, flush=True))
     close()
     try:
+        if not addr.startswith("inproc://"):
+            _probe(addr, timeout)
         client = Client(addr, timeout=timeout, set_as_default=False)
-    # Whatever the address gives: ValueError (malformed), OSError (timeout, refused), or garbage from something that
-    # is not a Dask scheduler (seen here: a MemoryError from a reply read as a frame length).
     except Exception as exc:
         raise ClusterError(f"cannot connect to the Dask scheduler at {addr} within {timeout:g} s: "
-                           f"{_one_line(exc)}") from None
+                           f"{_reason(exc)}") from None
     try:
         client.wait_for_workers(1, timeout=timeout)
     except Exception:

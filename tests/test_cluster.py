@@ -87,6 +87,33 @@ def test_a_bad_address_is_one_error_within_the_timeout(addr, reason):
     assert "\n" not in message and _cluster.active() is None
 
 
+@needs_dask
+def test_something_that_is_not_a_scheduler_is_one_error(capfd):
+    """A server that answers with something else (here: an HTTP reply) is refused in one line, and nothing is left
+    behind that would print a traceback or wait at exit (a half-made Client does both)."""
+    import gc
+    import socket
+    import threading
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer():
+        for _ in range(2):
+            conn, _ = server.accept()
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 4)
+            conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        with pytest.raises(_cluster.ClusterError, match=f"^cannot connect to the Dask scheduler at "
+                                                        f"tcp://127.0.0.1:{port} within 2 s: "):
+            _cluster.connect(f"tcp://127.0.0.1:{port}", timeout=2)
+    finally:
+        server.close()
+    gc.collect()
+    assert "Traceback" not in capfd.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def local_cluster():
     """Two worker processes with one thread each on this machine (the dashboard on a free port)."""
