@@ -8,13 +8,13 @@ from . import check_interrupt
 class Progress:
     """Progress lines on stderr with the elapsed time: ``[  3.2 s] message``."""
 
-    def __init__(self, stream=None):
-        self.stream = stream    # None: sys.stderr as it is when a line is printed (a test may have replaced it)
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
         self.start = time.perf_counter()
 
     def __call__(self, message):
         check_interrupt()   # progress lines are frequent: a swallowed Ctrl-C stops the run at the next one
-        print(f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=self.stream or sys.stderr, flush=True)
+        print(f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=self.stream, flush=True)
 
 
 def print_checks(checks):

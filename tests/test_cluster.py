@@ -5,7 +5,10 @@ import sys
 
 import pytest
 
-from experiments import _cluster
+# Imported now, at collection: experiments._console's Progress binds sys.stderr when first imported, and inside a
+# test that would be the test's capture stream, closed by the next test.
+from experiments import _cli, _cluster, _ledger  # noqa: F401
+from experiments import all as run_all  # noqa: F401
 
 HAS_DASK = importlib.util.find_spec("distributed") is not None
 needs_dask = pytest.mark.skipif(not HAS_DASK, reason="dask.distributed not installed (pip install -e '.[cluster]')")
@@ -204,6 +207,32 @@ def test_phase_bad_address_is_one_line_and_exit_2_without_a_hang(tmp_path):
                            tmp_path / "out")
 
 
+@needs_dask
+def test_parallel_map_on_a_local_cluster_gives_the_jobs_1_results(local_cluster, tmp_path):
+    """phase's own task, float32 training cells, through parallel_map on the cluster and in-process: bitwise the
+    same results, and the cache files written by the workers hold them (the fast counterpart of the slow CLI test
+    below)."""
+    import json
+    import numpy as np
+    from experiments import _parallel as parallel
+    from experiments.phase import grid
+    from npnet.data import load_mnist
+    split = load_mnist(256, 200, seed=0, source="bundled", dtype=np.float32, verbose=False)
+    cells = [grid.cell_settings(act, s2, depth, steps=12, n_train=256, n_test=200, seed=0, dtype="float32",
+                                data_source=split.source) for act, s2, depth in
+             [("tanh", 1.0, 2), ("tanh", 3.0, 10), ("relu", 2.0, 5), ("tanh", 1.75, 3)]]
+    data = tuple(split[:4])
+    _cluster.connect(local_cluster.scheduler_address, say=lambda line: None)
+    assert parallel.where(2) == f"the Dask cluster at {local_cluster.scheduler_address}"
+    on_cluster = parallel.parallel_map(grid.train_cell, [(c, data, tmp_path) for c in cells], jobs=2)
+    _cluster.close()
+    assert parallel.where(2) == "--jobs 2"
+    in_process = parallel.parallel_map(grid.train_cell, [(c, data, None) for c in cells], jobs=1)
+    assert on_cluster == in_process
+    assert [json.loads(grid.cache_path(tmp_path, c).read_text())["result"] for c in cells] == in_process
+
+
+@pytest.mark.slow
 @needs_dask
 def test_phase_quick_on_a_local_cluster_equals_jobs_1(local_cluster, tmp_path):
     """The CLI end to end: the same phase.json (apart from "runtime") and figures as --jobs 1, the cache written by
