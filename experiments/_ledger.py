@@ -1,10 +1,17 @@
 """The claims ledger: each published claim (experiments/claims.toml) beside npnet's number and an explicit verdict.
 
 The published side lives only in claims.toml. npnet's side is never typed in: every row names the JSON an
-experiment wrote and a *key path* into it, read here. Each row has a rule that turns (published, ours) into one
-verdict and a one-line reason:
+experiment wrote and a *key path* into it, read here. One claim of a study is one row; each row has a rule that
+turns (published, ours) into one verdict and a one-line reason:
 
-  reproduced · same direction, different size · refuted · not comparable   (and pending, see below)
+  reproduced · same direction, different size · refuted · not comparable · not checkable   (and pending, below)
+
+Every compared row states its *counterfactual*: a value of ours (typed, or read by a key path, e.g. the competing
+init's measured value) under which the rule gives another verdict; the tests feed it and require the change, so no
+rule is one that cannot fail. A band rule places our seed band around our value (``spread``), so its verdict
+depends on ours. Runs at other settings are *evidence* shown inside a row, never verdicts of their own; our
+readings of a study are *findings*, rendered apart. RESULTS.md names the commit each JSON was produced at (the
+runtime block of the shared output helper).
 
 Key paths (the ``ours`` field of a row), read left to right from the experiment's JSON:
   name            a dict key; quote it when it holds '.', '[' or ']':  checks."odd.key".value
@@ -33,27 +40,34 @@ REPRODUCED = "reproduced"
 SAME_DIRECTION = "same direction, different size"
 REFUTED = "refuted"
 NOT_COMPARABLE = "not comparable"
+NOT_CHECKABLE = "not checkable"
 PENDING = "pending"
-VERDICTS = (REPRODUCED, SAME_DIRECTION, REFUTED, NOT_COMPARABLE, PENDING)
+VERDICTS = (REPRODUCED, SAME_DIRECTION, REFUTED, NOT_COMPARABLE, NOT_CHECKABLE, PENDING)
+#: the rules that compare a value of ours with the published side; every such row states its counterfactual
+UNCOMPARED = ("not_comparable", "not_checkable")
 
 #: rule kind → (fields it needs besides the common ones, what it means); the table is shown in RESULTS.md
 RULES = {
     "abs": (("tol",), "reproduced if |ours − published| ≤ tol"),
     "rel": (("tol",), "reproduced if |ours − published| ≤ tol·|published|"),
     "decades": (("tol",), "reproduced if |log10 ours − log10 published| ≤ tol (ours and published > 0)"),
-    "band": (("band",), "reproduced if published lies in our seed band [min, max] read from the JSON (± tol)"),
+    "band": (("band",), "reproduced if published lies in our seed band [min, max] read from the JSON (± tol); the band "
+                        "is our value's spread, ours + [min − ours, max − ours] (× [min/ours, max/ours] with "
+                        "log = true), so a different value of ours moves it"),
     "range": ((), "published is a range [lo, hi]; reproduced if ours lies in it"),
     "direction": (("baseline",), "reproduced if ours and published lie on the same side of baseline, else refuted"),
-    "check": (("expect",), "reproduced if ours equals expect exactly (a boolean, string, number or list)"),
-    "not_comparable": ((), "never compared; the note says why"),
+    "check": (("expect",), "reproduced if ours equals expect exactly, type included (true ≠ 1 ≠ 1.0; a boolean, "
+                           "string, number or list)"),
+    "not_comparable": ((), "never compared: a setting of the study that decides the result cannot be matched "
+                           "offline; the note names it"),
+    "not_checkable": ((), "a claim of the study that no experiment here can test; the note says why"),
 }
 #: what "same direction, different size" means for the graded rules: a row with ``baseline`` that misses the
 #: tolerance is graded by which side of the baseline (e.g. chance accuracy, a ratio of 1) ours and published lie on
 GRADED = ("abs", "rel", "decades", "band", "range")
-COMMON_FIELDS = {"id", "study", "experiment", "claim", "published", "quote", "ours", "rule", "note", "baseline",
-                 "tol", "band", "expect"}
-#: the five studies of ../shared/studies (their short names), then the papers an experiment goes beyond them with
-STUDIES = ("init-bench", "relu-spread", "lecture", "cs231n-notes", "kaiming-analysis", "schoenholz-2017")
+COMMON_FIELDS = {"id", "study", "experiment", "claim", "published", "quote", "gloss", "ours", "rule", "note",
+                 "baseline", "tol", "band", "log", "expect", "counterfactual", "counterfactual_means", "evidence"}
+FINDING_FIELDS = {"id", "study", "experiment", "finding", "evidence"}
 
 
 class LedgerError(Exception):
@@ -205,20 +219,77 @@ def _need_numbers(claim, ours, *values):
             raise LedgerError(f"claim {claim['id']}: rule {claim['rule']!r} needs numbers, got {v!r}")
 
 
+def same(a, b):
+    """Exact equality that keeps JSON's types apart: true ≠ 1 ≠ 1.0 (Python's == calls all three equal)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return a == b
+
+
+def spread(claim, ours, band):
+    """Our band as our value's spread: (lo − ours, hi − ours), or (lo/ours, hi/ours) for ``log = true`` rows; for a
+    table series (published, ours and the band lists, one entry a layer) the same, entry by entry.
+
+    The verdict then depends on ours: a counterfactual value of ours carries the same spread. Ours must lie in its
+    own band (it is the band's central value: a mean or median of the same seeds); LedgerError otherwise."""
+    lo, hi = band
+    if isinstance(ours, list):
+        if not (isinstance(lo, list) and isinstance(hi, list) and len(lo) == len(hi) == len(ours)):
+            raise LedgerError(f"claim {claim['id']}: a series band needs lists as long as ours ({len(ours)})")
+        parts = [spread({**claim, "log": False}, o, (a, b)) for o, a, b in zip(ours, lo, hi)]
+        return ("+", [p[1] for p in parts], [p[2] for p in parts])
+    _need_numbers(claim, ours, lo, hi)
+    slack = 1e-9 * max(abs(lo), abs(hi))            # a mean of equal values can round past them
+    if not lo - slack <= ours <= hi + slack:
+        raise LedgerError(f"claim {claim['id']}: ours ({_fmt(ours)}) lies outside its own band [{_fmt(lo)}, "
+                          f"{_fmt(hi)}]: the value shown must be the band's central value")
+    if claim.get("log"):
+        if ours <= 0 or lo <= 0:
+            raise LedgerError(f"claim {claim['id']}: a log band needs positive values, got [{_fmt(lo)}, {_fmt(hi)}]")
+        return ("×", lo / ours, hi / ours)
+    return ("+", lo - ours, hi - ours)
+
+
+def _series_band(claim, ours, pub, band):
+    """(hit, detail) of a table series: every published entry inside our band placed around ours (± tol)."""
+    op, a, b = band
+    if not (isinstance(ours, list) and isinstance(pub, list) and len(ours) == len(pub) == len(a)):
+        raise LedgerError(f"claim {claim['id']}: a series needs ours and published lists of the band's length "
+                          f"({len(a)})")
+    _need_numbers(claim, 0.0, *ours, *pub)
+    tol = claim.get("tol", 0.0)
+    inside = [in_band(p, o + x - tol, o + y + tol) for o, x, y, p in zip(ours, a, b, pub)]
+    worst = max(range(len(pub)), key=lambda i: min(abs(pub[i] - ours[i] - a[i]), abs(pub[i] - ours[i] - b[i]))
+                if not inside[i] else -1)
+    detail = f"published in our band at {sum(inside)}/{len(inside)} entries" + \
+        ("" if all(inside) else f" (entry {worst + 1}: {_fmt(pub[worst])} vs [{_fmt(ours[worst] + a[worst])}, "
+                                f"{_fmt(ours[worst] + b[worst])}])") + (f" ± {_fmt(tol)}" if tol else "")
+    return all(inside), detail
+
+
 def verdict(claim, ours, band=None):
-    """(verdict, reason) of one row, from its rule, the published value and ours (and the band, for rule 'band')."""
+    """(verdict, reason) of one row, from its rule, the published value and ours.
+
+    ``band`` (rule 'band' only) is ``spread(claim, ours_measured, [lo, hi])``: the band is placed around ``ours``,
+    so that the counterfactual test can move it."""
     rule, pub = claim["rule"], claim.get("published")
     if rule == "not_comparable":
         return NOT_COMPARABLE, ""
+    if rule == "not_checkable":
+        return NOT_CHECKABLE, ""
     if rule == "check":
-        same = ours == claim["expect"]
-        return (REPRODUCED if same else REFUTED), f"ours {'=' if same else '≠'} {_fmt(claim['expect'])}"
+        hit = same(ours, claim["expect"])
+        return (REPRODUCED if hit else REFUTED), f"ours {'=' if hit else '≠'} {_fmt(claim['expect'])}"
     if rule == "direction":
         _need_numbers(claim, ours, pub, claim["baseline"])
         base = claim["baseline"]
-        same = _side(ours, base) == _side(pub, base) != 0
+        hit = _side(ours, base) == _side(pub, base) != 0
         where = {1: "above", -1: "below", 0: "at"}
-        return (REPRODUCED if same else REFUTED), \
+        return (REPRODUCED if hit else REFUTED), \
             f"published {where[_side(pub, base)]}, ours {where[_side(ours, base)]} {_fmt(base)}"
     if rule == "range":
         if not (isinstance(pub, list) and len(pub) == 2):
@@ -228,8 +299,14 @@ def verdict(claim, ours, band=None):
         hit = in_band(ours, lo, hi)
         return _graded(claim, ours, hit, f"ours {'in' if hit else 'outside'} [{_fmt(lo)}, {_fmt(hi)}]")
     if rule == "band":
+        if band is None:
+            raise LedgerError(f"claim {claim['id']}: rule 'band' needs its band")
+        if isinstance(pub, list):
+            hit, detail = _series_band(claim, ours, pub, band)
+            return (REPRODUCED if hit else REFUTED), detail
         _need_numbers(claim, ours, pub)
-        lo, hi = band
+        op, a, b = band
+        lo, hi = (ours + a, ours + b) if op == "+" else (ours * a, ours * b)
         tol = claim.get("tol", 0.0)
         hit = in_band(pub, lo - tol, hi + tol)
         band_text = f"[{_fmt(lo)}, {_fmt(hi)}]" + (f" ± {_fmt(tol)}" if tol else "")
@@ -250,10 +327,19 @@ def verdict(claim, ours, band=None):
     raise LedgerError(f"claim {claim['id']}: unknown rule {rule!r}; valid: {', '.join(RULES)}")
 
 
+def counterfactual_verdict(row):
+    """The verdict the row would get if ours were its stated counterfactual value (None for uncompared rows)."""
+    c = row.claim
+    if c["rule"] in UNCOMPARED or row.verdict == PENDING:
+        return None
+    return verdict(c, row.counterfactual, row.band)[0]
+
+
 # ---------------------------------------------------------------------------------------------------- the file
 
 def load(path=None):
-    """The parsed claims file (default: experiments/claims.toml): {'experiments': {name: entry}, 'claim': [rows]}."""
+    """The parsed claims file (default: experiments/claims.toml):
+    {'studies': {name: entry}, 'experiments': {name: entry}, 'claim': [rows], 'finding': [findings]}."""
     path = Path(path if path is not None else CLAIMS)
     try:
         with open(path, "rb") as fh:
@@ -262,38 +348,84 @@ def load(path=None):
         raise LedgerError(f"cannot read claims file {path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise LedgerError(f"{path}: not valid TOML: {exc}") from None
-    catalog, claims = data.get("experiments", {}), data.get("claim", [])
+    studies = data.get("studies", {})
+    catalog, claims, findings = data.get("experiments", {}), data.get("claim", []), data.get("finding", [])
+    where = path.name
+    for name, entry in studies.items():
+        if not isinstance(entry.get("claims"), int) or isinstance(entry.get("claims"), bool) or entry["claims"] < 0:
+            raise LedgerError(f"{where}: [studies.{name}] needs claims = the number of claims counted in its "
+                              "write-up")
     seen = set()
     for i, c in enumerate(claims, 1):
         cid = c.get("id", f"#{i}")
         for key in ("id", "study", "experiment", "claim", "rule"):
             if not c.get(key):
-                raise LedgerError(f"{path.name}: claim {cid} has no {key!r}")
+                raise LedgerError(f"{where}: claim {cid} has no {key!r}")
         if cid in seen:
-            raise LedgerError(f"{path.name}: claim id {cid} appears twice")
+            raise LedgerError(f"{where}: claim id {cid} appears twice")
         seen.add(cid)
         if c["rule"] not in RULES:
-            raise LedgerError(f"{path.name}: claim {cid}: unknown rule {c['rule']!r}; valid: {', '.join(RULES)}")
+            raise LedgerError(f"{where}: claim {cid}: unknown rule {c['rule']!r}; valid: {', '.join(RULES)}")
         unknown = set(c) - COMMON_FIELDS
         if unknown:
-            raise LedgerError(f"{path.name}: claim {cid}: unknown field(s) {', '.join(sorted(unknown))}; "
+            raise LedgerError(f"{where}: claim {cid}: unknown field(s) {', '.join(sorted(unknown))}; "
                               f"valid: {', '.join(sorted(COMMON_FIELDS))}")
         for need in RULES[c["rule"]][0]:
             if need not in c:
-                raise LedgerError(f"{path.name}: claim {cid}: rule {c['rule']!r} needs {need!r}")
-        if c["rule"] != "not_comparable" and "published" not in c:
-            raise LedgerError(f"{path.name}: claim {cid} has no 'published' value")
+                raise LedgerError(f"{where}: claim {cid}: rule {c['rule']!r} needs {need!r}")
+        if c["rule"] not in UNCOMPARED and "published" not in c:
+            raise LedgerError(f"{where}: claim {cid} has no 'published' value")
         if "baseline" in c and c["rule"] not in (*GRADED, "direction"):
-            raise LedgerError(f"{path.name}: claim {cid}: rule {c['rule']!r} takes no baseline")
-        if c["rule"] == "not_comparable" and not c.get("note"):
-            raise LedgerError(f"{path.name}: claim {cid}: rule 'not_comparable' needs a note saying why")
-        if c["study"] not in STUDIES:
-            raise LedgerError(f"{path.name}: claim {cid}: unknown study {c['study']!r}; valid: {', '.join(STUDIES)}")
+            raise LedgerError(f"{where}: claim {cid}: rule {c['rule']!r} takes no baseline")
+        if c["rule"] in UNCOMPARED:
+            if not c.get("note"):
+                raise LedgerError(f"{where}: claim {cid}: rule {c['rule']!r} needs a note saying why")
+            if "counterfactual" in c:
+                raise LedgerError(f"{where}: claim {cid}: rule {c['rule']!r} compares nothing, so it has no "
+                                  "counterfactual")
+        elif "counterfactual" not in c or not c.get("counterfactual_means"):
+            raise LedgerError(f"{where}: claim {cid}: needs counterfactual (a value of ours that would change the "
+                              "verdict, or {path = key path} to read it) and counterfactual_means (what it would say)")
+        elif isinstance(c["counterfactual"], dict) and set(c["counterfactual"]) != {"path"}:
+            raise LedgerError(f"{where}: claim {cid}: counterfactual as a table is {{path = \"key path\"}}")
+        if "log" in c and (c["rule"] != "band" or not isinstance(c["log"], bool)):
+            raise LedgerError(f"{where}: claim {cid}: log = true|false belongs to band rows only")
+        if c["study"] not in studies:
+            raise LedgerError(f"{where}: claim {cid}: unknown study {c['study']!r}; valid: {', '.join(studies)}")
+        if "quote" in c and any(ord(ch) >= 0x2E80 for ch in c["quote"]) and not c.get("gloss"):
+            raise LedgerError(f"{where}: claim {cid}: a quote in {studies[c['study']].get('language', 'its language')} "
+                              "needs its English gloss")
         if c["experiment"] not in catalog:
-            raise LedgerError(f"{path.name}: claim {cid}: experiment {c['experiment']!r} has no [experiments."
+            raise LedgerError(f"{where}: claim {cid}: experiment {c['experiment']!r} has no [experiments."
                               f"{c['experiment']}] entry")
+        _check_evidence(where, f"claim {cid}", c, catalog)
         c.setdefault("ours", "")
-    return {"experiments": catalog, "claim": claims}
+    for i, f in enumerate(findings, 1):
+        fid = f.get("id", f"#{i}")
+        for key in ("id", "study", "experiment", "finding"):
+            if not f.get(key):
+                raise LedgerError(f"{where}: finding {fid} has no {key!r}")
+        unknown = set(f) - FINDING_FIELDS
+        if unknown:
+            raise LedgerError(f"{where}: finding {fid}: unknown field(s) {', '.join(sorted(unknown))}; "
+                              f"valid: {', '.join(sorted(FINDING_FIELDS))}")
+        if fid in seen:
+            raise LedgerError(f"{where}: id {fid} appears twice")
+        seen.add(fid)
+        if f["study"] not in studies or f["experiment"] not in catalog:
+            raise LedgerError(f"{where}: finding {fid}: unknown study or experiment")
+        _check_evidence(where, f"finding {fid}", f, catalog)
+    return {"studies": studies, "experiments": catalog, "claim": claims, "finding": findings}
+
+
+def _check_evidence(where, what, entry, catalog):
+    """``evidence`` = [[label, key path], …] or [label, key path, experiment] to read another experiment's JSON."""
+    for item in entry.get("evidence", []):
+        if not (isinstance(item, list) and len(item) in (2, 3) and all(isinstance(x, str) and x for x in item)):
+            raise LedgerError(f"{where}: {what}: each evidence item is [label, key path] or [label, key path, "
+                              f"experiment], got {item!r}")
+        if len(item) == 3 and item[2] not in catalog:
+            raise LedgerError(f"{where}: {what}: evidence from unknown experiment {item[2]!r}")
 
 
 def module_exists(name):
@@ -312,27 +444,45 @@ class Row:
     verdict: str = PENDING
     reason: str = ""
     source: str = ""
+    band: tuple = None          # rule 'band': our spread around ours (see ``spread``)
+    evidence: list = field(default_factory=list)     # [(label, value text, source)]
+    flipped: str = None         # the verdict at the counterfactual value
+    counterfactual: object = None   # that value (read from the JSON when the row gives {path = …})
 
     @property
     def ours_text(self):
         if self.verdict == PENDING:
             return f"pending: {self.claim['experiment']} not merged yet"
+        if self.ours is None and self.claim["rule"] in UNCOMPARED:
+            return "—"
         return _fmt(self.ours)
 
     @property
     def published_text(self):
-        pub = self.claim.get("published")
-        if "quote" in self.claim:
+        c = self.claim
+        pub = c.get("published")
+        if "quote" in c:
             shown = _fmt(pub)
-            return self.claim["quote"] + ("" if shown in self.claim["quote"] or not isinstance(pub, (int, float, list))
-                                          else f" (compared: {shown})")
-        return _fmt(self.claim["published"]) if "published" in self.claim else "—"
+            text = f"“{c['quote']}”" + (f" ({c['gloss']})" if c.get("gloss") else "")
+            return text + ("" if shown in c["quote"] or not isinstance(pub, (int, float, list)) else
+                           f"; compared: {shown}")
+        return _fmt(pub) if "published" in c else "—"
+
+    @property
+    def counterfactual_text(self):
+        c = self.claim
+        if c["rule"] in UNCOMPARED:
+            return "—"
+        return f"{_fmt(self.counterfactual)} ({c['counterfactual_means']})" + \
+            (f" → {self.flipped}" if self.flipped else "")
 
 
 @dataclass
 class Ledger:
     catalog: dict
+    studies: dict = field(default_factory=dict)
     rows: list = field(default_factory=list)
+    findings: list = field(default_factory=list)      # [(finding entry, [(label, value text, source)])]
     experiments: list = field(default_factory=list)   # the ones reported, in order
     json: dict = field(default_factory=dict)          # experiment → its JSON, for those that exist
 
@@ -366,7 +516,7 @@ def build(figures_dir, experiments, claims_path=None, exists=module_exists):
     claims_path = Path(claims_path if claims_path is not None else CLAIMS)
     spec = load(claims_path)
     catalog, figures_dir = spec["experiments"], Path(figures_dir)
-    ledger = Ledger(catalog)
+    ledger = Ledger(catalog, studies=spec["studies"])
     present = {name: exists(name) for name in catalog}
     ledger.experiments = list(experiments) + [n for n in catalog if not present[n] and n not in experiments]
     for name in experiments:
@@ -391,20 +541,47 @@ def build(figures_dir, experiments, claims_path=None, exists=module_exists):
             row.reason = "pending: experiments/" + exp + ".py not merged yet" + \
                 ("; key path to fill in claims.toml" if _needs_key(c) else "")
             continue
-        row.source = f"{exp}.json: {c['ours']}"
+        row.source = f"{exp}.json: {c['ours']}" if c["ours"] else ""
         try:
-            row.ours = lookup(ledger.json[exp], c["ours"])
-            band = None
+            if c["ours"]:
+                row.ours = lookup(ledger.json[exp], c["ours"])
             if c["rule"] == "band":
-                band = _band(ledger.json[exp], c["band"])
-            row.verdict, detail = verdict(c, row.ours, band)
+                row.band = spread(c, row.ours, _band(ledger.json[exp], c["band"]))
+            row.verdict, detail = verdict(c, row.ours, row.band)
+            if c["rule"] not in UNCOMPARED:
+                cf = c["counterfactual"]
+                row.counterfactual = lookup(ledger.json[exp], cf["path"]) if isinstance(cf, dict) else cf
+                row.flipped = counterfactual_verdict(row)
+            row.evidence = _evidence(ledger, figures_dir, exp, c)
         except LedgerError as exc:
             raise LedgerError(f"claim {c['id']} ({exp}.json: {c['ours']}): {exc}") from None
         row.reason = "; ".join(x for x in (detail, c.get("note", "")) if x)
+    for f in spec["finding"]:
+        if f["experiment"] in ledger.experiments and present[f["experiment"]]:
+            try:
+                ledger.findings.append((f, _evidence(ledger, figures_dir, f["experiment"], f)))
+            except LedgerError as exc:
+                raise LedgerError(f"finding {f['id']}: {exc}") from None
     return ledger
 
 
+def _evidence(ledger, figures_dir, exp, entry):
+    """[(label, value text, source)] of an entry's evidence, read from its experiment's JSON (or the named one's)."""
+    out = []
+    for item in entry.get("evidence", []):
+        label, path, other = item[0], item[1], (item[2] if len(item) == 3 else exp)
+        if other not in ledger.json:
+            if not (Path(figures_dir) / f"{other}.json").exists():
+                out.append((label, f"(in {other}.json, not in this report)", f"{other}.json: {path}"))
+                continue
+            ledger.json[other] = read_json(Path(figures_dir) / f"{other}.json")
+        out.append((label, _fmt(lookup(ledger.json[other], path)), f"{other}.json: {path}"))
+    return out
+
+
 def _needs_key(c):
+    if c["rule"] == "not_checkable":
+        return False
     return not c["ours"] or (c["rule"] == "band" and not c["band"])
 
 
@@ -416,8 +593,10 @@ def _band(data, band):
             raise LedgerError(f"band {band!r} is not a list of numbers")
         return [min(values), max(values)]
     lo, hi = (lookup(data, p) for p in band)
+    if isinstance(lo, list) and isinstance(hi, list) and all(_is_number(v) for v in lo + hi):
+        return [lo, hi]                               # a table series: one band entry a layer
     if not (_is_number(lo) and _is_number(hi)):
-        raise LedgerError(f"band {band!r} does not hold two numbers")
+        raise LedgerError(f"band {band!r} does not hold two numbers (or two lists of numbers)")
     return [lo, hi]
 
 
@@ -431,11 +610,16 @@ def _link(results_path, target):
     return Path(os.path.relpath(target, Path(results_path).parent)).as_posix()
 
 
+STUDIES_DOC = Path(__file__).resolve().parents[1] / "docs" / "STUDIES.md"
+VERDICT_HEAD = {SAME_DIRECTION: "different size"}
+
+
 def render(ledger, results_path, figures_dir, quick=False, partial=False):
-    """RESULTS.md text: the verdict counts (overall and per study), the rules, then per experiment its figures
-    (linked) and its ledger rows."""
+    """RESULTS.md text: the verdict counts (overall and per study), the rules, then per experiment its provenance,
+    figures (linked) and ledger rows, then our findings."""
     figures_dir = Path(figures_dir)
     counts = ledger.counts()
+    studies_link = _link(results_path, STUDIES_DOC)
     lines = [
         "# Results: each published claim beside npnet's number",
         "",
@@ -443,26 +627,36 @@ def render(ledger, results_path, figures_dir, quick=False, partial=False):
         f"`{_link(results_path, figures_dir)}/` (again without running anything: add `--report-only`); do not edit "
         "by hand. "
         "The published side is [experiments/claims.toml](" + _link(results_path, CLAIMS) + "), npnet's side is "
-        "read from each experiment's JSON by the key path listed under each table.",
+        "read from each experiment's JSON by the key path listed under each table. What each study is and what it "
+        f"claims: [STUDIES.md]({studies_link}).",
         "",
     ]
     if partial:
         lines += [f"**Partial report:** only {', '.join(ledger.experiments)}.", ""]
+    shown = [v for v in VERDICTS if v != PENDING or counts[PENDING]]
     lines += ["## Summary", "", "| verdict | rows |", "|---|---|"]
-    lines += [f"| {v} | {counts[v]} |" for v in VERDICTS]
+    lines += [f"| {v} | {counts[v]} |" for v in shown]
     lines += [f"| **total** | {len(ledger.rows)} |", ""]
-    studies = [s for s in STUDIES if any(r.claim["study"] == s for r in ledger.rows)]
-    lines += ["| study | " + " | ".join(VERDICTS) + " |", "|---" * (len(VERDICTS) + 1) + "|"]
+    studies = [s for s in ledger.studies if any(r.claim["study"] == s for r in ledger.rows)]
+    lines += ["Per study: *claims* is the number of checkable statements counted in its write-up (a printed number, "
+              "a table series, an “X works / Y fails”); each has exactly one row, whose verdict the columns count.",
+              "",
+              "| study | claims | rows | " + " | ".join(VERDICT_HEAD.get(v, v) for v in shown) + " |",
+              "|---" * (len(shown) + 3) + "|"]
     for s in studies:
-        c = ledger.counts([r for r in ledger.rows if r.claim["study"] == s])
-        lines.append(f"| {s} | " + " | ".join(str(c[v]) for v in VERDICTS) + " |")
+        rows = [r for r in ledger.rows if r.claim["study"] == s]
+        c = ledger.counts(rows)
+        lines.append(f"| [{s}]({studies_link}#{s}) | {ledger.studies[s]['claims']} | {len(rows)} | "
+                     + " | ".join(str(c[v]) for v in shown) + " |")
     lines.append("")
     todo = ledger.needing_keys()
     if todo:
         lines += ["Rows whose experiment is not merged yet and whose key path is still to be filled in "
                   "claims.toml: " + "; ".join(f"{e} ({len(ids)})" for e, ids in todo.items()) + ".", ""]
     lines += ["Verdict rules (field `rule` of each row; `baseline`, where given, grades a miss as *same direction, "
-              "different size* when ours and published lie on the same side of it, else *refuted*):", ""]
+              "different size* when ours and published lie on the same side of it, else *refuted*). Every compared "
+              "row states a **counterfactual**: a value of ours that would have given another verdict (shown with "
+              "that verdict); the tests feed it to the rule and require the verdict to change.", ""]
     lines += [f"- `{k}`: {text}" for k, (_, text) in RULES.items()]
     lines.append("")
     for name in ledger.experiments:
@@ -475,7 +669,7 @@ def render(ledger, results_path, figures_dir, quick=False, partial=False):
         if data is None:
             lines += [f"*Pending: experiments/{name}.py is not merged yet.*", ""]
         else:
-            lines += [f"Command: `python -m experiments.{name}`" + _data_line(data), ""]
+            lines += [f"Command: `python -m experiments.{name}`" + _data_line(data), "", _provenance(data), ""]
         figs = entry.get("figures", [])
         if figs:
             if data is None:
@@ -485,19 +679,49 @@ def render(ledger, results_path, figures_dir, quick=False, partial=False):
         if not rows:
             lines += ["No published claims are checked here.", ""]
             continue
-        lines += ["| id | study | claim | published | npnet | verdict | reason |", "|---|---|---|---|---|---|---|"]
+        lines += ["| id | study | claim | published | npnet | verdict | reason | counterfactual → verdict |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in rows:
             c = r.claim
+            reason = r.reason
+            if r.evidence:
+                reason += ("; " if reason else "") + "evidence: " + "; ".join(f"{lab} = {val}" for lab, val, _ in
+                                                                            r.evidence)
             lines.append("| " + " | ".join(_cell(x) for x in (
                 f"`{c['id']}`", c["study"], c["claim"], r.published_text, r.ours_text,
-                f"**{r.verdict}**", r.reason)) + " |")
-        sources = [r for r in rows if r.source]
+                f"**{r.verdict}**", reason, r.counterfactual_text)) + " |")
+        sources = [(r.claim["id"], r.source, r.evidence) for r in rows if r.source or r.evidence]
         if sources:
             lines += ["", "<details><summary>where each npnet number is read</summary>", ""]
-            lines += [f"- `{r.claim['id']}`: `{r.source}`" for r in sources]
+            for cid, src, ev in sources:
+                if src:
+                    lines.append(f"- `{cid}`: `{src}`")
+                lines += [f"- `{cid}` evidence “{lab}”: `{where}`" for lab, _, where in ev]
             lines += ["", "</details>"]
         lines.append("")
+    if ledger.findings:
+        lines += ["## Findings: our readings, not the studies' claims", "",
+                  "Interpretations we made where a study is silent or ambiguous (which batch fits a curve, what a "
+                  "call means), each with the evidence it rests on. They are not verdicts on the studies.", ""]
+        for f, ev in ledger.findings:
+            lines.append(f"- **`{f['id']}`** ([{f['study']}]({studies_link}#{f['study']}), "
+                         f"experiments.{f['experiment']}): {f['finding']}")
+            lines += [f"  - {lab}: {val} (`{where}`)" for lab, val, where in ev]
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _provenance(data):
+    """The commit the JSON was produced at (recorded by the shared output helper in its runtime block)."""
+    run = data.get("runtime") if isinstance(data, dict) else None
+    commit = run.get("git_commit") if isinstance(run, dict) else None
+    if commit is None:
+        return "Produced at: commit not recorded (this JSON predates the provenance record; rerun to add it)"
+    if commit == "unknown":
+        return "Produced at: commit unknown (not run from a git checkout)"
+    dirty = run.get("git_dirty")
+    state = {True: "with uncommitted changes", False: "clean"}.get(dirty, "working tree state unknown")
+    return f"Produced at: commit `{commit[:12]}` ({state})"
 
 
 def _data_line(data):

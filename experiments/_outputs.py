@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -149,7 +150,28 @@ def runtime_info():
     pool = blas[0] if blas else {}   # NumPy's wheel-bundled BLAS first; else (a system BLAS) a fixed choice
     return {"blas_threads": pool.get("num_threads"), "blas_threads_per_parallel_task": BLAS_THREADS_PER_RUN,
             "blas": f"{pool.get('internal_api', 'unknown')} {pool.get('version', '')}".strip(),
-            "numpy": np.__version__}
+            "numpy": np.__version__, **git_provenance()}
+
+
+#: outputs a run writes into the checkout itself; their changes do not make the code "dirty"
+_OUTPUT_PATHS = (":(exclude)figures", ":(exclude)docs/RESULTS.md")
+
+
+def git_provenance(root=None):
+    """The commit the code was run at: {"git_commit": `git rev-parse HEAD` or "unknown", "git_dirty": whether
+    tracked files differ from it (outputs under figures/ and docs/RESULTS.md excluded), or "unknown"}.
+    "unknown" when git or the checkout is absent (an installed copy, an unpacked archive)."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=30)
+        if head.returncode != 0:
+            return {"git_commit": "unknown", "git_dirty": "unknown"}
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *_OUTPUT_PATHS],
+                                cwd=root, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": "unknown", "git_dirty": "unknown"}
+    dirty = bool(status.stdout.strip()) if status.returncode == 0 else "unknown"
+    return {"git_commit": head.stdout.strip(), "git_dirty": dirty}
 
 
 def write_json(path, obj):

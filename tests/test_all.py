@@ -109,8 +109,11 @@ SMALL_JSON = {
 }
 
 
-def write_claims(path, rows, experiments=("small",)):
-    text = "".join(f'[experiments.{e}]\ntitle = "t"\nsentence = "s"\nfigures = []\n\n' for e in experiments)
+def write_claims(path, rows, experiments=("small",), findings=()):
+    text = '[studies.init-bench]\ntitle = "t"\nclaims = 1\n\n'
+    text += "".join(f'[experiments.{e}]\ntitle = "t"\nsentence = "s"\nfigures = []\n\n' for e in experiments)
+    for f in findings:
+        text += "[[finding]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in f.items()) + "\n"
     for row in rows:
         text += "[[claim]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in row.items()) + "\n"
     path.write_text(text, encoding="utf-8")
@@ -119,7 +122,8 @@ def write_claims(path, rows, experiments=("small",)):
 
 def claim(**fields):
     base = {"id": "c1", "study": "init-bench", "experiment": "small", "claim": "x", "published": 0.9,
-            "ours": "runs[init=\"N(0, 0.01²)\"].acc[-1]", "rule": "abs", "tol": 0.05}
+            "ours": "runs[init=\"N(0, 0.01²)\"].acc[-1]", "rule": "abs", "tol": 0.05, "counterfactual": 0.5,
+            "counterfactual_means": "far off"}
     return {**base, **fields}
 
 
@@ -129,8 +133,8 @@ def small(tmp_path):
     return tmp_path
 
 
-def build(small, rows, exists=lambda name: name == "small", experiments=("small",)):
-    path = write_claims(small / "claims.toml", rows, experiments=experiments)
+def build(small, rows, exists=lambda name: name == "small", experiments=("small",), findings=()):
+    path = write_claims(small / "claims.toml", rows, experiments=experiments, findings=findings)
     return ledger.build(small, [e for e in experiments if exists(e)], claims_path=path, exists=exists)
 
 
@@ -265,7 +269,8 @@ R, S, F, N = ledger.REPRODUCED, ledger.SAME_DIRECTION, ledger.REFUTED, ledger.NO
     (dict(rule="not_comparable", published=0.234, note="batch unstated"), 0.3, None, N),
 ])
 def test_each_rule_gives_each_of_its_verdicts(fields, ours, band, expected):
-    got, reason = ledger.verdict(claim(**fields), ours, band)
+    c = claim(**fields)
+    got, reason = ledger.verdict(c, ours, None if band is None else ledger.spread(c, ours, band))
     assert got == expected
     assert "\n" not in reason
 

@@ -74,6 +74,26 @@ def test_quick_lecture_records_match_the_mechanisms(quick):
         assert all(rows == [1, 1] for rows in r["distinct_rows"])
 
 
+def test_the_added_runs_step_matched_lecture_and_the_fitting_batch(quick):
+    """Additions for the ledger: the lecture's 9,380 Adam steps matched on the offline split (75 epochs of 8,000),
+    and batch 50 for the all-zero net; the original variants and candidates are unchanged around them."""
+    _, result, _ = quick
+    assert training.LECTURE_STUDY_STEPS == 9380 and training.step_matched_epochs(8000) == 75
+    lecture, allzero = result["studies"]["lecture"], result["studies"]["allzero"]
+    for name, base in training.LECTURE_STEP_MATCHED.items():
+        assert name in lecture["final_test_acc"] and base in lecture["final_test_acc"]
+        assert runs(result, "lecture", name)[0]["init"]["formula"].startswith(
+            runs(result, "lecture", base)[0]["init"]["formula"])
+    assert [v["variant"] for v in lecture["verdicts"] if v["variant"].startswith("all_ones")] == \
+        ["all_ones", "all_ones_blas_f32", "all_ones_blas_f32_steps"]
+    zero = next(v for v in lecture["verdicts"] if v["variant"] == "all_zero")
+    assert zero["nonzero_weights_after_training"] == []
+    assert "batch50" in allzero["candidates"] and allzero["candidates"]["batch50"]["batch_size"] == 50
+    assert allzero["candidates"]["batch50"]["study_step_epoch5_on_10000_images"] == 1000
+    assert len(allzero["explanations"]["batch_size_and_epochs"]["steps_to_reach_published"]) == \
+        len(training.ALLZERO_BATCHES)                    # the sweep's summaries keep their own batches
+
+
 def lecture_net(variant, steps, optimizer=None):
     """Train a lecture variant for ``steps`` steps on 320 real MNIST images: (network, its initial weights)."""
     t = next(t for t in lecture.lecture_tasks({"source": "bundled", "n_train": 320, "n_test": 50, "normalize": True},

@@ -4,7 +4,7 @@ Run:  python -m experiments.depth                          (every study: ~45 s o
       python -m experiments.depth --study relu-spread      (one study; --study repeats)
       python -m experiments.depth --quick                  (seconds; same files, to figures/quick/)
 
-Studies (../shared/studies: 000 §図4, 001, 003), each a key of figures/depth.json with the published values beside ours:
+Studies (docs/STUDIES.md: init-bench's figure 4, relu-spread, cs231n-notes), each a key of figures/depth.json with the published values beside ours:
   init-bench    1,000 MNIST images through 5 sigmoid layers of 100 (width unstated: its model's 100), no bias,
                 W ~ N(0, 1), N(0, 0.01²), N(0, 1/n) ("Xavier") → sigmoid_activation_histograms.png
   relu-spread   20 layers, z = x·Wᵀ, no bias: A) 1/√n + identity, B) 1/√n + ReLU, C) He √(2/n) + ReLU, on Gaussian

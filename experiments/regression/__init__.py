@@ -25,7 +25,7 @@ prints the tables and writes the outputs.
 import numpy as np
 
 from .. import _cli as cli, _console as console, _outputs as outputs, _parallel as parallel
-from .ratio_checks import CHECKS, plot_ratios, run_check, verdicts
+from .ratio_checks import CHECKS, plot_ratios, run_check, standardization_check, verdicts
 from .students import (INITS, LINEAR_INITS, PUBLISHED_ONE_OUT, PUBLISHED_ONE_ROW, PUBLISHED_ZERO_BIAS,
                        SYMMETRIC_INITS, final_table, plot_inits, published_rows, published_teacher_implied,
                        random_reading, run_cell)
@@ -119,5 +119,6 @@ def main(argv=None):
         "runs": [{**r, "mse": [float(f"{v:.6g}") for v in r["mse"]]} for r in records],   # curves to 6 digits
         "ratio_checks": [{k: v for k, v in c.items() if not k.endswith("_values")} for c in checks],
         "verdicts": judged,
+        "standardization": standardization_check(n, args.seed),
     })
     progress(f"wrote {out}/regression_*.png and {out}/regression.json")

@@ -26,6 +26,18 @@ def transform(X, how):
     raise ValueError(f"unknown transform {how!r}")
 
 
+
+def standardization_check(n, seed):
+    """Each column's SD after the study's "standardization" (X − mean)/var and after a true z-score (X − mean)/std,
+    on n of its inputs: dividing by the variance leaves SD = 1/SD, not 1."""
+    X = make_X(n, np.random.default_rng([seed, 7]))
+    out = {}
+    for how in ("(X-mean)/var", "z-score"):
+        sd = transform(X, how).std(axis=0)
+        out[how] = {"column_sd": sd.tolist(), "max_abs_sd_minus_1": float(np.max(np.abs(sd - 1)))}
+    out["input_column_sd"] = X.std(axis=0).tolist()
+    return out
+
 def literal_ratio(X, w, act, stat, chunk=64):
     """The study's computation for one draw w (d,) on X (n, k) repeated d/k times side by side (its concatenate):
     z = w * X elementwise (n, d), a = f(z); ``stat`` "E[a²]/Var(z)" = mean(a²)/var(z), or "Var(a)/Var(z)".

@@ -14,11 +14,14 @@ init-bench   init-bench's figures 5 and 6: 784 → 5×100 ReLU → 10, softmax c
 lecture      the lecture's Adam demo: 784-128-64-10 ReLU, inputs (x − 0.1307)/0.3081, Adam lr 1e-3, batch 64,
              10 epochs, the full training set when OpenML/cache has it (offline: the bundled split, first 8,000
              / last 2,000). Inits: PyTorch's Linear default, zero first layer, all zero, all ones; plus zero
-             first layer for tanh, sigmoid and relu'(0) = 1, and under SGD. Figure lecture_inits.png.
+             first layer for tanh, sigmoid and relu'(0) = 1, and under SGD. The lecture's 10 epochs of 60,000 images
+             are 9,380 Adam steps: the default and float32 all-ones variants are run again for as many steps on
+             the offline split (75 epochs of 8,000: "default_steps", "all_ones_blas_f32_steps"; --quick: 2 epochs).
+             Figure lecture_inits.png.
 allzero      why init-bench's all-zero 784-100-10 sigmoid net (SGD lr 0.1, 5 epochs) reached 0.245: the
              candidates batch size, more epochs, float32 BLAS round-off, input normalization and the training-set
-             size, measured, and the ceiling of the one-hidden-unit net it is equivalent to. Figure
-             allzero_escape.png.
+             size, measured, and the ceiling of the one-hidden-unit net it is equivalent to; then batch 50, the
+             batch the sweep implies, to check that it fits both published numbers. Figure allzero_escape.png.
 
 Every run is a task for ``parallel.parallel_map`` (joblib, one BLAS thread per task): ``--jobs N`` gives the same
 JSON as ``--jobs 1``, byte for byte, apart from the "timing" entry; ``--dask ADDRESS`` sends the runs to a Dask
@@ -31,10 +34,12 @@ picklable task, and the statistics over seeds the three share); this module runs
 import time
 
 from .. import _cli as cli, _console as console, _outputs as outputs, _parallel as parallel
-from .allzero import ALLZERO, ALLZERO_BATCHES, ALLZERO_PUBLISHED, allzero_figure, allzero_summary, allzero_tasks
+from .allzero import (ALLZERO, ALLZERO_BATCHES, ALLZERO_FIT, ALLZERO_PUBLISHED, allzero_figure, allzero_summary,
+                      allzero_tasks)
 from .init_bench import (BENCH, BENCH_BATCHES, BENCH_INITS, BENCH_PUBLISHED, QUICK_BENCH_BATCHES, bench_figures,
                          bench_summary, bench_tasks, first_2000_ones_share)
-from .lecture import LECTURE, LECTURE_VARIANTS, lecture_figure, lecture_summary, lecture_tasks
+from .lecture import (LECTURE, LECTURE_STEP_MATCHED, LECTURE_STUDY_STEPS, LECTURE_VARIANTS, lecture_figure,
+                      lecture_summary, lecture_tasks, step_matched_epochs)
 from .runs import NORMALIZE, fmt, jsonable, progress_line, run_one, study_data
 
 __all__ = ["main", "run_one"]
@@ -62,7 +67,7 @@ def main(argv=None):
         n = BENCH["quick_n"] if args.quick else BENCH["n"]
         ref, data_info["init-bench"], shares["init-bench"] = study_data(args, progress, *n)
         data_info["allzero"], shares["allzero"] = data_info["init-bench"], shares["init-bench"]
-        carve = data_info["init-bench"]["source"]
+        carve, ref_allzero = data_info["init-bench"]["source"], ref
         if "init-bench" in args.study:
             tasks += bench_tasks(ref, carve, seeds, BENCH["quick_epochs"] if args.quick else BENCH["epochs"],
                                  QUICK_BENCH_BATCHES if args.quick else BENCH_BATCHES)
@@ -74,8 +79,18 @@ def main(argv=None):
         n = LECTURE["quick_n"] if args.quick else LECTURE["n"]
         ref, data_info["lecture"], shares["lecture"] = study_data(args, progress, *n,
                                                                   fallback=None if args.quick else LECTURE["offline_n"])
+        ref_lecture = ref
         tasks += lecture_tasks({**ref, "normalize": True}, data_info["lecture"]["source"], seeds,
                                LECTURE["quick_epochs"] if args.quick else LECTURE["epochs"])
+    # added runs, after all the others: the step-matched lecture variants and the batch that fits 0.245
+    if "lecture" in args.study:
+        matched = LECTURE["quick_epochs"] if args.quick else step_matched_epochs(data_info["lecture"]["n_train"])
+        tasks += lecture_tasks({**ref_lecture, "normalize": True}, data_info["lecture"]["source"], seeds, None,
+                               {name: (base, matched) for name, base in LECTURE_STEP_MATCHED.items()})
+    if "allzero" in args.study:
+        tasks += allzero_tasks(ref_allzero, data_info["allzero"]["source"], seeds,
+                               ALLZERO["quick_epochs"] if args.quick else ALLZERO["epochs"], None,
+                               candidates=ALLZERO_FIT, ceiling=False)
     progress(f"{len(tasks)} runs ({', '.join(args.study)}; {args.seeds} seeds), {parallel.where(args.jobs)}")
     results = parallel.parallel_map(run_one, tasks, args.jobs, on_result=progress_line(progress, len(tasks)))
     records = [r for r, _ in results]
@@ -102,8 +117,14 @@ def main(argv=None):
                    "init-bench": {**BENCH, "extra_batches": list(QUICK_BENCH_BATCHES if args.quick else BENCH_BATCHES),
                                   "inits": {k: v[1] for k, v in BENCH_INITS.items()}},
                    "lecture": {**LECTURE, "normalize": list(NORMALIZE),
-                               "variants": {k: v[-1] for k, v in LECTURE_VARIANTS.items()}},
-                   "allzero": {**ALLZERO, "batches": list(ALLZERO_BATCHES)}},
+                               "variants": {k: v[-1] for k, v in LECTURE_VARIANTS.items()},
+                               "study_steps": LECTURE_STUDY_STEPS,
+                               "step_matched": {k: {"repeats": v, "epochs": LECTURE["quick_epochs"] if args.quick
+                                                    else step_matched_epochs(data_info["lecture"]["n_train"])}
+                                                for k, v in LECTURE_STEP_MATCHED.items()}
+                               if "lecture" in data_info else {}},
+                   "allzero": {**ALLZERO, "batches": list(ALLZERO_BATCHES),
+                               "fit_batches": [v[0] for v in ALLZERO_FIT.values()]}},
         "data": data_info,
         "published": {"init-bench": BENCH_PUBLISHED, "allzero": ALLZERO_PUBLISHED},
         "runs": records,

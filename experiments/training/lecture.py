@@ -1,4 +1,6 @@
 """The lecture's Adam demo: 784-128-64-10 ReLU under PyTorch's default, zero and all-ones inits."""
+import math
+
 from .. import _outputs as outputs
 from .._compare import in_band
 from .runs import TORCH_DEFAULT as _TORCH
@@ -34,12 +36,31 @@ LECTURE_VARIANTS = {
 }
 
 
-def lecture_tasks(data, carve, seeds, epochs):
+#: the lecture's number of Adam steps: 10 epochs of 60,000 images at batch 64 (938 steps an epoch)
+LECTURE_STUDY_STEPS = 10 * math.ceil(60_000 / 64)
+#: variants rerun for about that many steps on the offline split (more epochs over fewer images): the rows whose
+#: result depends on the step count read these; the zero-init variants do not need it (their frozen parameters
+#: get exactly zero gradient at every step)
+LECTURE_STEP_MATCHED = {"default_steps": "default", "all_ones_blas_f32_steps": "all_ones_blas_f32"}
+
+
+def step_matched_epochs(n_train, batch=None, steps=LECTURE_STUDY_STEPS):
+    """Epochs over ``n_train`` images whose steps come closest to ``steps`` (9,375 for 9,380 on 8,000 images)."""
+    per_epoch = math.ceil(n_train / (batch or LECTURE["batch"]))
+    return max(1, round(steps / per_epoch))
+
+
+def lecture_tasks(data, carve, seeds, epochs, variants=None):
+    """The lecture's runs: every variant for ``epochs`` (or ``variants``: {name: (variant it repeats, epochs)})."""
+    plan = variants or {name: (name, epochs) for name in LECTURE_VARIANTS}
     out = []
-    for name, (inits, biases, act, relu0, opt, products, dtype, formula) in LECTURE_VARIANTS.items():
+    for name, (base, n_epochs) in plan.items():
+        inits, biases, act, relu0, opt, products, dtype, formula = LECTURE_VARIANTS[base]
         lr = LECTURE["sgd_lr"] if opt == "sgd" else LECTURE["lr"]
+        if name != base:
+            formula += f"; {n_epochs} epochs, to match the lecture's {LECTURE_STUDY_STEPS:,} Adam steps"
         out += [task("lecture", name, seed, sizes=LECTURE["sizes"], init=inits, bias=biases, activation=act,
-                     relu0=relu0, optimizer=opt, lr=lr, batch=LECTURE["batch"], epochs=epochs, products=products,
+                     relu0=relu0, optimizer=opt, lr=lr, batch=LECTURE["batch"], epochs=n_epochs, products=products,
                      dtype=dtype, data=data, carve=carve, formula=formula) for seed in seeds]
     return out
 
@@ -49,13 +70,14 @@ def in_range(value, low, high):
 
 
 def lecture_summary(records, test_shares):
+    names = [*LECTURE_VARIANTS, *(n for n in LECTURE_STEP_MATCHED if runs_of(records, "lecture", n))]
     finals = {name: stats([r["test_acc"][-1] for r in complete(runs_of(records, "lecture", name))])
-              for name in LECTURE_VARIANTS if complete(runs_of(records, "lecture", name))}
+              for name in names if complete(runs_of(records, "lecture", name))}
     curves = {name: {key: curve(runs_of(records, "lecture", name), key) for key in ("train_loss", "test_loss",
                                                                                      "test_acc")}
-              for name in LECTURE_VARIANTS}
+              for name in names}
     diverged = {name: sum(r["diverged"] is not None for r in runs_of(records, "lecture", name))
-                for name in LECTURE_VARIANTS}
+                for name in names}
 
     def first_layer_frozen(name):
         runs = runs_of(records, "lecture", name)
@@ -92,13 +114,14 @@ def lecture_summary(records, test_shares):
         verdicts.append({
             "claim": "all zero: ≈ 10 %, and only zeros in the final weights", "variant": "all_zero",
             "ours": finals["all_zero"], "nonzero_params_after_training": nonzero,
+            "nonzero_weights_after_training": [p for p in nonzero if p.endswith(".W")],
             "verdict": ("≈ 10 % confirmed; 'only zeros' wrong: the output bias learns" if nonzero == ["fc3.b"]
                         else "see numbers"),
             "reason": "hidden outputs are ReLU(0) = 0 and W3 = 0, so every gradient but the output bias's is exactly "
                       "0; the output bias learns the class frequencies, so the net predicts the most frequent "
                       f"training class for every image (test accuracy = that class's share, max share "
                       f"{max(test_shares):.3f})"})
-    for name in ("all_ones", "all_ones_blas_f32"):
+    for name in ("all_ones", "all_ones_blas_f32", "all_ones_blas_f32_steps"):
         if name in finals:
             runs = complete(runs_of(records, "lecture", name))
             rows = sorted({tuple(r["distinct_rows"][-1]) for r in runs})
