@@ -122,9 +122,19 @@ def local_cluster():
     """Two worker processes with one thread each on this machine (the dashboard on a free port)."""
     if not HAS_DASK:
         pytest.skip("dask.distributed not installed")
+    import os
     from dask.distributed import LocalCluster
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
-        yield cluster
+    # Starting the workers sets OMP/MKL/OPENBLAS_NUM_THREADS=1 in this process's environment and leaves them set:
+    # every later subprocess (other tests' experiment runs) would then record one BLAS thread. Put it back.
+    saved = dict(os.environ)
+    try:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+            os.environ.clear()
+            os.environ.update(saved)
+            yield cluster
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @needs_dask
