@@ -10,7 +10,14 @@ import pytest
 from experiments import _cli, _cluster, _ledger  # noqa: F401
 from experiments import all as run_all  # noqa: F401
 
-HAS_DASK = importlib.util.find_spec("distributed") is not None
+def _has_dask():
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ("dask", "distributed"))
+    except (ImportError, ValueError):     # ValueError: blocked in sys.modules (how the no-dask case is simulated)
+        return False
+
+
+HAS_DASK = _has_dask()
 needs_dask = pytest.mark.skipif(not HAS_DASK, reason="dask.distributed not installed (pip install -e '.[cluster]')")
 
 
