@@ -8,6 +8,7 @@ code 1, and Ctrl-C one line and exit code 130 — never a traceback. The outputs
 when ``main`` returns (see ``experiments._outputs``).
 """
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npnet import _validate
+from npnet import _io, _validate
 from npnet import data as npdata
 
 from . import INTERRUPT, _cluster, _outputs, check_interrupt, install_sigint_handler
@@ -52,6 +53,29 @@ def positive_int_arg(text):
         return _validate.positive_int("value", int(text))
     except (TypeError, ValueError):
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+
+
+#: Upper bounds of the count options, stated in each one's --help: a value beyond is a typo (a run that could not
+#: finish in a year, or lists that would fill the memory before the first step), refused in one line.
+EPOCHS_MAX = 10_000
+SEEDS_MAX = 1_000
+JOBS_MAX = 1_024
+
+
+def count_arg(maximum):
+    """argparse type: an integer in [1, ``maximum``]; the option's help should end with ``at_most(maximum)``."""
+    def count(text):
+        value = positive_int_arg(text)
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= 1 and at most {maximum:,}, got {text}")
+        return value
+    count.__name__ = "count"      # argparse names the type in some messages
+    return count
+
+
+def at_most(maximum):
+    """The bound as --help states it."""
+    return f"at most {maximum:,}"
 
 
 SEED_MAX = 2**32 - 1  # what every seeded library here accepts (NumPy, scikit-learn, PyTorch)
@@ -108,17 +132,17 @@ def parser(prog, description, *, epochs=None, quick_epochs=None, data=True, dtyp
         p.add_argument("--dtype", choices=sorted(_validate.DTYPES), default="float64", help=dtype_help)
     if epochs is not None:
         quick = f" ({quick_epochs} with --quick)" if quick_epochs else ""
-        p.add_argument("--epochs", type=positive_int_arg, default=None,
-                       help=f"training epochs per run (default: {epochs}{quick})")
+        p.add_argument("--epochs", type=count_arg(EPOCHS_MAX), default=None,
+                       help=f"training epochs per run (default: {epochs}{quick}; {at_most(EPOCHS_MAX)})")
         p.set_defaults(default_epochs=epochs, quick_epochs=quick_epochs or epochs)
     if jobs:
-        p.add_argument("--jobs", type=positive_int_arg, default=os.cpu_count() or 1,
-                       help="worker processes (joblib); results are identical to --jobs 1")
+        p.add_argument("--jobs", type=count_arg(JOBS_MAX), default=min(os.cpu_count() or 1, JOBS_MAX),
+                       help=f"worker processes (joblib; {at_most(JOBS_MAX)}); results are identical to --jobs 1")
         _cluster.add_argument(p, shared)
     if seeds is not None:
         quick = f" ({quick_seeds} with --quick)" if quick_seeds else ""
-        p.add_argument("--seeds", type=positive_int_arg, default=None,
-                       help=f"seeds per setting: --seed, --seed+1, … (default: {seeds}{quick})")
+        p.add_argument("--seeds", type=count_arg(SEEDS_MAX), default=None,
+                       help=f"seeds per setting: --seed, --seed+1, … (default: {seeds}{quick}; {at_most(SEEDS_MAX)})")
         p.set_defaults(default_seeds=seeds, quick_seeds=quick_seeds or seeds)
     return p
 
@@ -130,53 +154,111 @@ def resolve_epochs(args):
     return args.quick_epochs if args.quick else args.default_epochs
 
 
-def start(parser, argv, shared=None):
+def start(parser, argv, check=None, shared=None):
     """Parse ``argv``, resolve --epochs and --seeds (if the parser has them) and prepare --out: (args, out
     directory, Progress).
 
-    Under ``run``, also opens the run's staging directory inside --out (see ``experiments._outputs``). With --dask
-    (or ``$NPNET_DASK_SCHEDULER``) it connects to the scheduler, after refusing a relative path among
-    ``shared(args, out)`` ({option: path the workers write}) when the scheduler is on another machine; without
-    --dask it closes any client an earlier run in this process left open.
+    Everything is checked before anything is written or printed: the options, $NPNET_DATA (when --data is not
+    given), --dask (or ``$NPNET_DASK_SCHEDULER``: dask installed, and no relative path among ``shared(args, out)``,
+    {option: path the workers write}, when the scheduler is on another machine), and ``check(args)``, the
+    experiment's own checks (it may create a directory with ``make_dir``). Then --out is created, the leftovers of
+    killed runs are removed from it (``npnet._io.remove_stale``), the client to the Dask scheduler opened (without
+    --dask: any client an earlier run in this process left open is closed), and, under ``run``, the run's staging
+    directory is opened inside it (see ``experiments._outputs``).
     """
     args = parser.parse_args(argv)
     if hasattr(args, "default_epochs"):
         args.epochs = resolve_epochs(args)
     if hasattr(args, "default_seeds") and args.seeds is None:
         args.seeds = args.quick_seeds if args.quick else args.default_seeds
+    if getattr(args, "seeds", None) and args.seed + args.seeds - 1 > SEED_MAX:
+        raise UsageError(f"--seed + --seeds - 1 must be at most {SEED_MAX} (the largest seed), got "
+                         f"{args.seed} + {args.seeds} - 1")
+    if hasattr(args, "data") and args.data is None:
+        check_data_environment()
+    check_cluster(args, shared)
+    if check is not None:
+        check(args)
     out = prepare_out(args)
-    connect_cluster(args, out, shared)
+    connect_cluster(args)
     _outputs.stage(out)
     return args, out, Progress()
 
 
-def connect_cluster(args, out, shared=None):
-    """Resolve ``args.dask`` (--dask, else ``$NPNET_DASK_SCHEDULER``) and open the client; errors → UsageError."""
+def check_data_environment():
+    """UsageError if $NPNET_DATA is set to something that is not a data source (checked before any output)."""
+    env = os.environ.get(npdata.SOURCE_ENV, "").strip()
+    if env:
+        try:
+            npdata.validate_source(env)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"${npdata.SOURCE_ENV}: {exc}") from None
+
+
+def check_cluster(args, shared=None):
+    """Resolve ``args.dask`` (--dask, else ``$NPNET_DASK_SCHEDULER``); with an address, check that dask is installed
+    and that no path in ``shared(args, out)`` is relative when the scheduler is remote. Errors → UsageError."""
     if not hasattr(args, "dask"):
         return
     try:
         args.dask = _cluster.address(args.dask)
-        if args.dask is None:
-            _cluster.close()
-            return
-        _cluster.require_dask()
-        _cluster.check_shared_paths(args.dask, shared(args, out) if shared else {})
+        if args.dask is not None:
+            _cluster.require_dask()
+            _cluster.check_shared_paths(args.dask, shared(args, out_path(args)) if shared else {})
+    except _cluster.ClusterError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def connect_cluster(args):
+    """Open the client to ``args.dask`` (checked by ``check_cluster``), or close any open one; errors → UsageError."""
+    if getattr(args, "dask", None) is None:
+        _cluster.close()
+        return
+    try:
         _cluster.connect(args.dask)
     except _cluster.ClusterError as exc:
         raise UsageError(str(exc)) from None
 
 
+def out_path(args):
+    """--out, or its default (figures/, or figures/quick/ with --quick)."""
+    return args.out if args.out is not None else Path("figures/quick" if args.quick else "figures")
+
+
 def prepare_out(args):
-    """The output directory of ``args`` (--out, or its default), created and checked writable; else UsageError."""
-    path = args.out if args.out is not None else Path("figures/quick" if args.quick else "figures")
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"--out {path} exists and is not a directory")
+    """The output directory of ``args`` (--out, or its default), created and checked writable; else UsageError.
+    Temporary files and staging directories that killed runs left in it are removed."""
+    path = out_path(args)
+    make_dir(path, "--out")
+    _io.remove_stale(path)
+    return path
+
+
+class _Run:
+    """The directories the current ``run`` created (``make_dir``): removed again, if still empty, when it fails."""
+
+    created = []
+
+
+def make_dir(path, option):
+    """Create the directory ``path`` that ``option`` names (parents too) and check that it is writable, else
+    UsageError. The directories created are recorded: a run that fails leaves none of them behind empty."""
+    path = Path(path)
     try:
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"{option} {path} exists and is not a directory")
+        _Run.created += [p for p in (path, *path.parents) if not p.exists()]   # before: mkdir may stop half way
         path.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=path).close()
-    except OSError as exc:
-        raise UsageError(f"cannot write to --out directory {path}: {exc.strerror or exc}") from None
+    except OSError as exc:   # also a path part longer than the file system allows (ENAMETOOLONG)
+        raise UsageError(f"cannot write to {option} directory {path}: {exc.strerror or exc}") from None
     return path
+
+
+def _remove_created():
+    for path in sorted(_Run.created, key=lambda p: len(p.parts), reverse=True):   # deepest first
+        with contextlib.suppress(OSError):
+            path.rmdir()     # only an empty directory: outputs, caches and the user's files stay
 
 
 def load_mnist(args, n_train, n_test, dtype=None, subset="random"):
@@ -210,31 +292,37 @@ def run(main, prog, argv=None):
     unraisable_hook = sys.unraisablehook
     sys.unraisablehook = _quiet_about_interrupts(unraisable_hook)
     outer_set = _outputs.begin_set()
+    outer_created, _Run.created = _Run.created, []
+    code = None
     try:
         main(argv)
         check_interrupt()     # a Ctrl-C that Python swallowed (in a weakref callback, say) still counts
         _outputs.commit()
+        code = 0
     except UsageError as exc:
-        return _fail(f"{prog}: error: {exc}", EXIT_USAGE)
+        code = _fail(f"{prog}: error: {exc}", EXIT_USAGE)
     except npdata.DataError as exc:
-        return _fail(f"{prog}: data error: {exc}", EXIT_USAGE)
+        code = _fail(f"{prog}: data error: {exc}", EXIT_USAGE)
     except _outputs.OutputError as exc:
-        return _fail(f"{prog}: error: {exc}", EXIT_OUTPUT)
+        code = _fail(f"{prog}: error: {exc}", EXIT_OUTPUT)
     except KeyboardInterrupt:
         kept = "".join(f"; {out} keeps its previous files" for out in _outputs.staged_dirs())
-        return _fail(f"{prog}: interrupted; no outputs were written{kept}", EXIT_INTERRUPTED)
+        code = _fail(f"{prog}: interrupted; no outputs were written{kept}", EXIT_INTERRUPTED)
     finally:
         _outputs.end_set(outer_set)
         if not nested:
             _cluster.close()
+        if code != 0:
+            _remove_created()
+        _Run.created = outer_created
         sys.unraisablehook = unraisable_hook
         INTERRUPT.phase = outer_phase if nested else "done"
         if restore_handler is not None:
             restore_handler()
-    if INTERRUPT.seen:
+    if code == 0 and INTERRUPT.seen:
         print(f"{prog}: interrupted after all outputs were written", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return 0
+    return code
 
 
 def _quiet_about_interrupts(hook):

@@ -63,7 +63,8 @@ def end_set(outer):
 def stage(out):
     """Open the staging directory of output directory ``out`` inside it, if a set is open and it has none yet."""
     if _STAGE.requested and out.absolute() not in _STAGE.dirs:
-        _STAGE.dirs[out.absolute()] = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+        # the process id in the name: a later run removes the directory if this process is killed (remove_stale)
+        _STAGE.dirs[out.absolute()] = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=out))
 
 
 def staged_dirs():

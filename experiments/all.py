@@ -1,7 +1,7 @@
 """Every experiment in one command, then the claims ledger: each published claim beside npnet's number, in RESULTS.md.
 
 Run:  python -m experiments.all                 (every default run, tens of minutes; figures/ and docs/RESULTS.md)
-      python -m experiments.all --quick         (seconds; figures/quick/ and figures/quick/RESULTS.md)
+      python -m experiments.all --quick         (about 70 CPU-seconds; figures/quick/ and figures/quick/RESULTS.md)
       python -m experiments.all --report-only   (no runs: RESULTS.md again from the JSON already on disk)
 
 The experiments run one after another, each in its own process with its own defaults (or --quick settings), its
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from npnet._io import atomic_write
 
-from . import _cli as cli, _cluster, _console as console
+from . import _cli as cli, _cluster, _console as console, _outputs as outputs
 from . import _ledger as ledger
 
 #: run in this order; each is ``python -m experiments.<name>``
@@ -49,14 +49,16 @@ def parse(argv):
     p = cli.Parser(prog="python -m experiments.all", description=__doc__.split("\n")[0],
                    formatter_class=cli._HelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help="every experiment's --quick run (seconds; bench and training left out), into figures/quick/")
-    p.add_argument("--jobs", type=cli.positive_int_arg, default=None,
-                   help="worker processes, passed to the experiments that take --jobs (default: theirs)")
+                   help="every experiment's --quick run (about 70 CPU-seconds; bench and training left out), into "
+                        "figures/quick/")
+    p.add_argument("--jobs", type=cli.count_arg(cli.JOBS_MAX), default=None,
+                   help="worker processes, passed to the experiments that take --jobs (default: theirs; "
+                        f"{cli.at_most(cli.JOBS_MAX)})")
     p.add_argument("--dask", metavar="ADDRESS", default=None,
                    help="passed to the experiments that take --jobs: " + _cluster.argument_help())
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("--out", type=cli.out_arg, default=None,
                    help="directory for every figure and JSON (default: figures/, or figures/quick/ with --quick)")
-    p.add_argument("--results", type=Path, default=None,
+    p.add_argument("--results", type=_results_arg, default=None,
                    help="where to write RESULTS.md (default: docs/RESULTS.md for the default figures/, "
                         "else RESULTS.md inside --out)")
     p.add_argument("--only", action="append", choices=EXPERIMENTS, metavar="NAME",
@@ -64,6 +66,26 @@ def parse(argv):
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: write RESULTS.md from the JSON already in --out")
     return p.parse_args(argv)
+
+
+def _results_arg(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("--results must be a file path, got an empty string")
+    return Path(text).expanduser()
+
+
+def check_results(path):
+    """UsageError unless RESULTS.md can go to ``path``: not a directory, under directories (made, checked
+    writable). Checked before any experiment runs, so that a long run never ends unable to write its ledger."""
+    try:
+        if path.is_dir():
+            raise cli.UsageError(f"--results {path} is a directory; give a file path, e.g. {path / 'RESULTS.md'}")
+        existing = next(p for p in path.parents if p.exists())
+    except OSError as exc:   # e.g. a path part longer than the file system allows
+        raise cli.UsageError(f"cannot write --results {path}: {exc.strerror or exc}") from None
+    if not existing.is_dir():
+        raise cli.UsageError(f"cannot write --results {path}: {existing} is not a directory")
+    cli.make_dir(path.parent, "--results")
 
 
 def supports_jobs(name):
@@ -107,6 +129,15 @@ def main(argv=None):
             raise cli.UsageError(str(exc)) from None
     progress = console.Progress()
     out = args.out if args.out is not None else ROOT / ("figures/quick" if args.quick else "figures")
+    names = [n for n in EXPERIMENTS if n in (args.only or EXPERIMENTS)]
+    try:
+        check_catalog(names)
+    except ledger.LedgerError as exc:
+        raise cli.UsageError(str(exc)) from None
+    if not args.report_only:
+        cli.check_data_environment()      # the experiments would each fail on it, after the first had run
+    if args.results is not None:
+        check_results(args.results)
     out = cli.prepare_out(argparse.Namespace(out=out, quick=args.quick)).resolve()
     if args.results is not None:
         results = args.results
@@ -114,16 +145,12 @@ def main(argv=None):
         results = DEFAULT_RESULTS
     else:
         results = out / "RESULTS.md"
-    names = [n for n in EXPERIMENTS if n in (args.only or EXPERIMENTS)]
+        check_results(results)
     if args.quick and not args.report_only:
         for n in names:
             if n in NOT_QUICK:
                 progress(f"{n}: left out of --quick: {NOT_QUICK[n]}")
         names = [n for n in names if n not in NOT_QUICK]
-    try:
-        check_catalog(names)
-    except ledger.LedgerError as exc:
-        raise cli.UsageError(str(exc)) from None
 
     times = []
     if not args.report_only:
@@ -146,8 +173,10 @@ def main(argv=None):
         text = ledger.render(book, results, out, quick=args.quick, partial=names != EXPERIMENTS)
     except ledger.LedgerError as exc:
         raise cli.UsageError(str(exc)) from None
-    results.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(results, lambda fh: fh.write(text.encode("utf-8")), "wb")
+    try:
+        atomic_write(results, lambda fh: fh.write(text.encode("utf-8")), "wb")
+    except OSError as exc:
+        raise outputs.OutputError(f"cannot write {results}: {exc.strerror or exc}") from None
 
     if times:
         print(console.format_table(["experiment", "seconds"], [[n, f"{s:.1f}"] for n, s in times]

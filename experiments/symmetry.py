@@ -24,6 +24,7 @@ import npnet
 from npnet import probes
 
 from . import _cli as cli, _console as console, _outputs as outputs
+from . import _plotting as plotting
 
 HIDDEN = 100
 LR = 0.1
@@ -191,7 +192,8 @@ def exact_zero_floor(values):
 def plot_log_series(ax, series, ylabel, published=()):
     """Log-scale lines, with exact zeros drawn as open markers on a row labelled 'exactly 0'.
 
-    ``published`` holds (label, epochs, values) of the study's reported numbers, drawn as grey stars.
+    ``published`` holds (init, epochs, values) of the study's reported numbers, drawn as the house's published star
+    in that init's colour.
     """
     floor = exact_zero_floor([v for _, x, y, _ in series for v in y] + [v for _, _, ys in published for v in ys])
     for i, (label, x, y, style) in enumerate(series):
@@ -202,26 +204,30 @@ def plot_log_series(ax, series, ylabel, published=()):
             ax.plot(np.asarray(x, dtype=float)[zeros] + 0.04 * (i - len(series) / 2), np.full(zeros.sum(), floor),
                     linestyle="none", marker=style["marker"], markerfacecolor="none", color=style["color"],
                     markersize=8)
-    for label, x, y in published:
-        ax.plot(x, y, linestyle="none", marker="*", markersize=12, color="0.45", label=label)
+    for init, x, y in published:
+        plotting.published(ax, x, y, PUBLISHED_STUDY, INIT_WORDS[init], color=STYLES[(init, "exact")]["color"])
     ax.set_yscale("log")
     ax.axhline(floor, color="0.6", linewidth=0.8, linestyle=":")
     ticks = [t for t in ax.get_yticks() if t > floor * 50]
     ax.set_yticks([floor, *ticks])
     ax.set_yticklabels(["exactly 0", *[f"$10^{{{int(round(np.log10(t)))}}}$" for t in ticks]])
     ax.set_ylim(floor / 5, None)
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(ylabel + " (log scale)")
     ax.set_xlabel("epoch")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    plotting.legend_outside(ax)
 
 
-#: the study's reported values (PyTorch, float32) at epochs 1 and 5, drawn for comparison
+#: the study's reported values (PyTorch, float32) at epochs 1 and 5, drawn for comparison: (init, epochs, values)
+PUBLISHED_STUDY = "init-bench (PyTorch float32)"
 PUBLISHED = {
-    "test_acc": [("published all_zero (PyTorch f32)", [1, 5], [0.117, 0.245]),
-                 ("published rand0.01 (PyTorch f32)", [1, 5], [0.532, 0.861])],
-    "sym_fc1": [("published all_zero (PyTorch f32)", [1, 5], [1e-10, 1e-6])],
-    "hidden_var": [("published all_zero (PyTorch f32)", [1, 5], [1e-18, 1e-10])],
+    "test_acc": [("all_zero", [1, 5], [0.117, 0.245]), ("rand0.01", [1, 5], [0.532, 0.861])],
+    "sym_fc1": [("all_zero", [1, 5], [1e-10, 1e-6])],
+    "hidden_var": [("all_zero", [1, 5], [1e-18, 1e-10])],
 }
+#: the inits, products and dtypes in words for legends
+INIT_WORDS = {"all_zero": "all zero", "const0.01": "constant 0.01", "rand0.01": "N(0, 0.01²)",
+              "zero_first": "zero first layer"}
+MODE_WORDS = {"exact": "exact products", "blas": "BLAS products"}
 
 
 STYLES = {
@@ -243,26 +249,30 @@ def study_series(records, key, dtype):
                          else "+")
         elif r["dtype"] != np.dtype(dtype).name:
             continue
-        out.append((f"{r['init']} {r['mode']} {r['dtype']}", r["epoch"], r[key], style))
+        out.append((f"{INIT_WORDS.get(r['init'], r['init'])}, {MODE_WORDS[r['mode']]}, {r['dtype']}", r["epoch"],
+                    r[key], style))
     return out
 
 
 def figures(records, perturb, info, out, dtype):
-    title = f"784-100-10 sigmoid, SGD lr {LR}, batch {BATCH} — {info['dataset']} {info['n_train']}/{info['n_test']}"
-    fig, ax = outputs.plt.subplots(figsize=(7, 4.5))
+    title = (f"784-100-10 sigmoid, SGD lr {LR}, batch {BATCH}, seed 0 — {info['dataset']} "
+             f"{info['n_train']}/{info['n_test']}")
+    fig, ax = outputs.plt.subplots(figsize=(9, 4.5))
     for label, x, y, style in study_series(records, "test_acc", dtype):
         ax.plot(x, y, label=label, **style)
-    for label, x, y in PUBLISHED["test_acc"]:
-        ax.plot(x, y, linestyle="none", marker="*", markersize=12, color="0.45", label=label)
+    for init, x, y in PUBLISHED["test_acc"]:
+        plotting.published(ax, x, y, PUBLISHED_STUDY, INIT_WORDS[init], color=STYLES[(init, "exact")]["color"])
     ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel("test accuracy (share of the 2,000 test images)" if info["n_test"] == 2000 else "test accuracy")
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
+    plotting.legend_outside(ax)
     outputs.save_figure(fig, out / "symmetry_test_accuracy.png")
 
-    for key, name, ylabel in (("sym_fc1", "symmetry_fc1.png", "sym_fc1 = max |W1[i, j] − W1[0, j]|"),
+    for key, name, ylabel in (("sym_fc1", "symmetry_fc1.png",
+                               "largest difference between two hidden units'\n"
+                               "incoming weights, max |W1[i, j] − W1[0, j]|"),
                               ("hidden_var", "symmetry_hidden_variance.png",
-                               "hidden_var: variance across hidden units")):
+                               "variance of the hidden outputs\nacross the 100 units")):
         fig, ax = outputs.plt.subplots(figsize=(9, 4.5))
         plot_log_series(ax, study_series(records, key, dtype), ylabel, PUBLISHED[key])
         ax.set_title(title + "\nopen markers on the bottom row are exactly 0.0 (a log axis cannot show 0)", fontsize=9)
@@ -274,12 +284,11 @@ def figures(records, perturb, info, out, dtype):
         ax.plot(np.arange(len(y)), y, color=f"C{i}", label=f"ε = {run['epsilon']:g}")
         ax_rel.plot(np.arange(len(y)), y / run["epsilon"], color=f"C{i}", label=f"ε = {run['epsilon']:g}",
                     linewidth=4 - i, alpha=0.8)
-    ax.set_yscale("log")
-    ax.set_ylabel("sym_fc1")
-    ax_rel.set_ylabel("sym_fc1 / ε  (growth of the asymmetry)")
+    plotting.log_axis(ax, "y", "largest weight difference between units,\nmax |W1[i, j] − W1[0, j]|")
+    ax_rel.set_ylabel("the same divided by ε\n(growth of the asymmetry, ×)")
     for a in (ax, ax_rel):
         a.set_xlabel("SGD step")
-        a.legend(fontsize=8)
+    plotting.figure_legend(fig, ncol=3, y=0.02)
     fig.suptitle("all-zero sigmoid net, exact mode, W1[0, centre pixel] += ε: the asymmetry grows in proportion to ε",
                  fontsize=9)
     outputs.save_figure(fig, out / "symmetry_perturbation.png")

@@ -4,6 +4,8 @@ Each check raises ``TypeError`` for a value of the wrong kind and ``ValueError``
 but outside its allowed range; the message names the argument and the expected form.
 """
 import numbers
+import os
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,6 +28,17 @@ def _int_at_least(name, value, low):
     if value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value}")
     return int(value)
+
+
+def layer_sizes(sizes):
+    """``sizes`` of ``mlp`` as a list of ints >= 1, at least two: a list, tuple, range or 1-D integer array (an ordered
+    sequence: a set or dict has no order to give the layers)."""
+    ordered = isinstance(sizes, np.ndarray) and sizes.ndim == 1 or (
+        isinstance(sizes, Sequence) and not isinstance(sizes, (str, bytes, bytearray)))
+    if not ordered or len(sizes) < 2:
+        kind = f" ({type(sizes).__name__} has no order)" if isinstance(sizes, (set, frozenset, dict)) else ""
+        raise ValueError(f"sizes must be a list of at least 2 layer widths, e.g. [784, 100, 10]; got {sizes!r}{kind}")
+    return [positive_int("sizes entries", n) for n in sizes]
 
 
 def positive_float(name, value):
@@ -146,3 +159,46 @@ def labels(name, y, n_samples, n_classes):
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(f"{name} must lie in [0, {n_classes}), got values from {y.min()} to {y.max()}")
     return y
+
+
+def available_memory():
+    """Bytes this process may still allocate: the kernel's MemAvailable (Linux), else the machine's physical memory,
+    capped by the address-space limit (``ulimit -v``) if one is set; None where neither is known."""
+    limits = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    if not limits:
+        try:
+            limits.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            pass
+    try:
+        import resource
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            limits.append(soft)
+    except (ImportError, OSError, ValueError):
+        pass
+    return min(limits) if limits else None
+
+
+def allocatable(what, n_bytes):
+    """Raise ``ValueError`` if ``n_bytes`` (what ``what`` needs) exceed the memory available, naming the size: a
+    clear refusal instead of a MemoryError, or a machine brought to a crawl, partway through."""
+    limit = available_memory()
+    if limit is not None and n_bytes > limit:
+        raise ValueError(f"{what}: {human_bytes(n_bytes)} needed, more than the {human_bytes(limit)} of memory "
+                         "available")
+
+
+def human_bytes(n):
+    """1536 -> '1.5 KB' (powers of 1024, as the memory sizes the kernel reports)."""
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024

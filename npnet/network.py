@@ -163,33 +163,74 @@ class Network:
 SAVE_FORMAT = "npnet.mlp/1"
 
 
+SPEC_MAX_BYTES = 1 << 20   # the 'spec' member: a few hundred bytes for any sensible network
+
+
 def load(path):
-    """A network saved by ``Network.save``. A file that is not one gives a ValueError saying what is wrong (a missing
-    file, FileNotFoundError)."""
+    """A network saved by ``Network.save``. A file that is not one gives a ValueError naming the file and saying
+    what is wrong (a missing file, FileNotFoundError).
+
+    The file is read as untrusted input: only a regular file is opened; the 'spec' member is read first, then every
+    weight's declared shape and dtype are checked against it before any weight is decompressed; members the spec
+    does not describe are refused, and sizes the machine cannot hold are refused before they are allocated.
+    """
+    from ._io import ARCHIVE_ERRORS, NpzArchive
     try:
-        loaded = np.load(os.fspath(path), allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError(f"it holds a single {type(loaded).__name__}, not an .npz archive")
-        with loaded as f:
-            contents = {k: f[k] for k in f.files}
+        with NpzArchive(os.fspath(path)) as archive:
+            spec, shapes = _read_spec(archive)
+            dtype = np.dtype(spec["dtype"])
+            for name, shape in shapes.items():   # headers only: nothing is decompressed before every one is right
+                got_shape, got = archive.header(name)
+                if got_shape != shape or got.kind != "f" or got.itemsize != dtype.itemsize:
+                    raise ValueError(f"member {name!r} is {got} {got_shape}; the spec says {dtype} {shape}")
+            net = mlp(spec["sizes"], spec["activations"] or "identity", "zeros", dtype=spec["dtype"],
+                      products=spec["products"], relu_grad_at_zero=spec["relu_grad_at_zero"])
+            weights = {name.split(":", 1)[1]: archive.array(name) for name in shapes}
     except FileNotFoundError:
         raise
-    except (OSError, ValueError, EOFError) as exc:
+    except RecursionError:
+        raise ValueError(f"{path} is not a saved npnet network: its 'spec' is nested too deeply") from None
+    except ARCHIVE_ERRORS as exc:
         raise ValueError(f"{path} is not a saved npnet network (.npz): {exc}") from None
-    try:
-        spec = json.loads(str(contents.pop("spec")))
-        if spec.get("format") != SAVE_FORMAT:
-            raise ValueError(f"format {spec.get('format')!r}, expected {SAVE_FORMAT!r}")
-        net = mlp(spec["sizes"], spec["activations"] or "identity", "zeros", dtype=spec["dtype"],
-                  products=spec["products"], relu_grad_at_zero=spec["relu_grad_at_zero"])
-    except (KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{path} is not a saved npnet network: bad or missing 'spec' ({exc})") from None
-    weights = {k.split(":", 1)[1]: v for k, v in contents.items() if k.startswith("weight:")}
     try:
         net.set_weights(weights)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path} does not match the network it describes: {exc}") from None
     return net
+
+
+def _read_spec(archive):
+    """The archive's 'spec' (checked) and {member name: shape} of the weights it describes; refuses other members."""
+    if "spec" not in archive.members:
+        raise ValueError("bad or missing 'spec': no 'spec' member")
+    shape, dtype = archive.header("spec")
+    if shape != () or dtype.kind != "U" or archive.members["spec"].file_size > SPEC_MAX_BYTES:
+        raise ValueError(f"bad or missing 'spec': a {dtype} array of shape {shape}, not one JSON string of at most "
+                         f"{SPEC_MAX_BYTES:,} bytes")
+    try:
+        spec = json.loads(str(archive.array("spec")))
+        if not isinstance(spec, dict):
+            raise ValueError(f"a JSON {type(spec).__name__}, not an object")
+        if spec.get("format") != SAVE_FORMAT:
+            raise ValueError(f"format {spec.get('format')!r}, expected {SAVE_FORMAT!r}")
+        missing = sorted({"sizes", "activations", "dtype", "products", "relu_grad_at_zero"} - set(spec))
+        if missing:
+            raise ValueError(f"no {', '.join(missing)}")
+        sizes = _validate.layer_sizes(spec["sizes"])
+        _validate.dtype(spec["dtype"])
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"bad or missing 'spec' ({exc})") from None
+    shapes = {}
+    for k, (n_in, n_out) in enumerate(zip(sizes, sizes[1:]), start=1):
+        shapes[f"weight:fc{k}.W"] = (n_out, n_in)
+        shapes[f"weight:fc{k}.b"] = (n_out,)
+    unknown = sorted(set(archive.members) - set(shapes) - {"spec"})
+    if unknown:
+        raise ValueError(f"members the spec does not describe: {', '.join(map(repr, unknown))}")
+    missing = [name for name in shapes if name not in archive.members]
+    if missing:
+        raise ValueError(f"no member {missing[0]!r}, which the spec describes")
+    return spec, shapes
 
 
 def _per_layer(name, value, n):
@@ -223,9 +264,12 @@ def mlp(sizes, activation="relu", weight_init=None, bias_init=None, *, rng=None,
     relu_grad_at_zero : relu'(0), 0 by default as in PyTorch.
     """
     weight_init = _validate.init_keyword(weight_init, init, "he_normal")
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
-        raise ValueError(f"sizes must be a list of at least 2 layer widths, e.g. [784, 100, 10]; got {sizes!r}")
-    sizes = [_validate.positive_int("sizes entries", n) for n in sizes]
+    sizes = _validate.layer_sizes(sizes)
+    itemsize = np.dtype(_validate.dtype(dtype)).itemsize
+    n_params = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes, sizes[1:]))
+    largest = max(n_out * n_in for n_in, n_out in zip(sizes, sizes[1:]))
+    _validate.allocatable(f"mlp sizes {sizes} ({n_params:,} parameters, their gradients and an initial draw)",
+                          2 * n_params * itemsize + 8 * largest)
     if rng is not None:
         rng = _validate.generator("rng", rng)   # one Generator for every layer, also from an int seed
     n_dense = len(sizes) - 1

@@ -6,7 +6,10 @@ being copies of each other (the symmetry problem); ``changed_parameters`` names 
 """
 import numpy as np
 
-from . import activations, losses
+from . import _validate, activations, losses
+from .network import Network
+
+HIST_BYTES_PER_BIN = 100   # edges and counts as arrays, then as JSON-ready lists of Python numbers
 
 
 def tensor_stats(x, *, saturated=None, bins=30, hist_range=None):
@@ -15,13 +18,21 @@ def tensor_stats(x, *, saturated=None, bins=30, hist_range=None):
     Returns a dict with mean, std, mean_sq (E[x²], the quantity the Xavier/He variance argument propagates),
     frac_zero (exact zeros: dead ReLUs, all-zero layers), frac_saturated (share of ``saturated`` mask, or None),
     frac_nonfinite (NaN/inf, e.g. after divergence; the other statistics then cover the finite entries),
-    hist_counts and hist_edges (``bins`` bins over ``hist_range`` or the data's range).
+    hist_counts and hist_edges (``bins`` bins over ``hist_range`` or the data's range). ``saturated`` is None or a
+    boolean mask of x's shape (``activations.saturated`` gives one).
 
     Raises ValueError for an empty array or one with no finite entry: there is nothing to summarise.
     """
     x = _real_array("x", x)
     if x.size == 0:
         raise ValueError("x is empty: tensor_stats needs at least one value")
+    bins = _validate.positive_int("bins", bins)
+    _validate.allocatable(f"tensor_stats with bins={bins:,} (a histogram of that many bins)", bins * HIST_BYTES_PER_BIN)
+    if saturated is not None:
+        saturated = np.asarray(saturated)
+        if saturated.dtype != bool or saturated.shape != x.shape:
+            raise TypeError(f"saturated must be None or a boolean mask of x's shape {x.shape}, got "
+                            f"{saturated.dtype} of shape {saturated.shape}")
     finite = np.isfinite(x)
     frac_nonfinite = float(1.0 - np.count_nonzero(finite) / x.size)
     if frac_nonfinite:
@@ -47,6 +58,8 @@ def layer_stats(net, *, bins=30, tol=0.01):
     Call after ``net.forward`` (and ``net.backward`` for the gradient entries, which otherwise describe
     whatever the last backward left). Saturation uses ``activations.saturated(name, a, tol)``.
     """
+    _network("layer_stats", net)
+    tol = _validate.in_interval("tol", tol, 0.0, 1.0)
     act_names = {}
     k = -1
     for layer in net.layers:
@@ -79,6 +92,7 @@ def gradients_at(net, X, y, loss="softmax_cross_entropy"):
     (names of the parameters whose gradient is exactly 0 everywhere). In an all-zero ReLU or tanh net the first
     two are equal and every other gradient is exactly 0.
     """
+    _network("gradients_at", net)
     loss_fn = losses.get(loss)
     loss_fn.forward(net.forward(X), y)
     net.backward(loss_fn.backward())
@@ -113,6 +127,11 @@ def unit_variance(A):
     return float(np.mean(np.var(A - A[:, :1], axis=1)))
 
 
+def _network(caller, net):
+    if not isinstance(net, Network):
+        raise TypeError(f"{caller}: net must be a Network (as npnet.mlp builds), got {type(net).__name__}")
+
+
 def _real_array(name, x):
     x = np.asarray(x)
     if x.dtype.kind not in "biuf":
@@ -134,4 +153,11 @@ def changed_parameters(before, net):
     """Names of ``net``'s parameters that differ, bitwise, from the snapshot ``before`` (``net.get_weights()``
     taken earlier), in ``get_weights`` order: what training moved. A symmetric init that leaves every weight
     exactly where it started shows here as, e.g., ``["fc2.b"]``."""
-    return [name for name, value in net.get_weights().items() if not np.array_equal(value, before[name])]
+    _network("changed_parameters", net)
+    now = net.get_weights()
+    if not isinstance(before, dict):
+        raise TypeError(f"before must be a snapshot of this net's get_weights() (a dict), got {type(before).__name__}")
+    if set(before) != set(now):
+        raise ValueError(f"before must be a snapshot of this net's get_weights() (names {sorted(now)}), got "
+                         f"names {sorted(before)}")
+    return [name for name, value in now.items() if not np.array_equal(value, before[name])]

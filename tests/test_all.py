@@ -3,6 +3,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from experiments import _cli as cli
@@ -159,12 +160,25 @@ def test_the_cli_reports_a_missing_key_as_one_line_and_exit_2(small, monkeypatch
 
 
 def test_a_failing_experiment_stops_the_run_with_its_message(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("NPNET_DATA", str(tmp_path / "no-such-dir"))
+    from npnet.data import write_idx
+    tiny = tmp_path / "idx"                  # a valid data source with too few images: symmetry fails when it loads
+    tiny.mkdir()
+    write_idx(tiny / "t10k-images-idx3-ubyte", np.zeros((5, 28, 28), np.uint8))
+    write_idx(tiny / "t10k-labels-idx1-ubyte", np.zeros(5, np.uint8))
+    monkeypatch.setenv("NPNET_DATA", str(tiny))
     code = cli.run(run_all.main, "experiments.all", ["--quick", "--only", "symmetry", "--only", "gradients",
                                                      "--out", str(tmp_path)])
     err = capsys.readouterr().err.splitlines()
     assert code == 2
-    assert err[-1].startswith("experiments.all: error: experiments.symmetry failed (exit 2)")
+    assert err[-1].startswith("experiments.all: error: experiments.symmetry failed (exit 2)"), err[-1]
+
+
+def test_a_bad_data_variable_stops_all_before_any_experiment_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NPNET_DATA", str(tmp_path / "no-such-dir"))
+    code = cli.run(run_all.main, "experiments.all", ["--quick", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("experiments.all: error: $NPNET_DATA: unknown MNIST")
+    assert not (tmp_path / "out").exists()
     assert not any("gradients" in line for line in err)   # stopped at the first failure
     assert not (tmp_path / "RESULTS.md").exists()
 

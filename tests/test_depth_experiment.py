@@ -12,8 +12,8 @@ from experiments import depth as exp
 from experiments.depth import cs231n_notes, forward, matrix_product, relu_spread
 from npnet import meanfield
 
-FIGURES = ("sigmoid_activation_histograms.png", "hist_A)_Xavier_+_Identity.png", "hist_B)_Xavier_+_ReLU.png",
-           "hist_C)_He_+_ReLU.png", "relu_spread_check_ex2.png", "relu_spread_check_relu_ratio.png",
+FIGURES = ("sigmoid_activation_histograms.png", "relu_spread_hist_xavier_identity.png",
+           "relu_spread_hist_xavier_relu.png", "relu_spread_hist_he_relu.png", "relu_spread_check_ex2.png", "relu_spread_check_relu_ratio.png",
            "relu_zero_fraction.png", "cs231n_layer_stats.png", "matrix_product.png", "measured_gains.png")
 
 

@@ -1,4 +1,10 @@
 """Bad input raises the documented error, with a message that names the argument (and lists valid options)."""
+import io
+import json
+import os
+import tracemalloc
+import zipfile
+
 import numpy as np
 import pytest
 
@@ -442,3 +448,219 @@ def test_gradcheck_order_must_be_2_or_4(net, data):
 
 def test_public_names():
     assert set(npnet.__all__) <= set(dir(npnet))
+
+
+# ---------------------------------------------------------------- sizes the machine cannot hold, unordered sizes
+
+
+@pytest.mark.parametrize("sizes", [[784, 10**12, 10], [10**7, 10**7], [784] + [10**9] * 3 + [10]])
+def test_mlp_refuses_sizes_that_cannot_be_allocated(sizes):
+    with pytest.raises(ValueError, match=r"mlp sizes \[.*\] \([\d,]+ parameters, their gradients and an initial "
+                                         r"draw\): [\d.]+ [TP]B needed, more than the .* of memory available"):
+        mlp(sizes, rng=0)
+
+
+def test_mlp_size_limit_is_the_memory_available(monkeypatch):
+    monkeypatch.setattr(npnet._validate, "available_memory", lambda: 6 * 2**30)   # a 6 GB machine
+    with pytest.raises(ValueError, match=r"mlp sizes \[784, 1000000, 10\] \(795,000,010 parameters.*\): 17.7 GB "
+                                         r"needed, more than the 6.0 GB of memory available"):
+        mlp([784, 10**6, 10], rng=0)
+    assert mlp([D, 5, C], rng=0).dense[0].W.shape == (5, D)
+
+
+@pytest.mark.parametrize("sizes, kind", [({D: 1, C: 2}, "dict"), ({D, C}, "set"), (frozenset({D, 5, C}), "frozenset"),
+                                         (np.array([[D, C]]), None), (iter([D, C]), None), (b"\x04\x03", None)])
+def test_mlp_sizes_must_be_an_ordered_list(sizes, kind):
+    match = "sizes must be a list of at least 2 layer widths" + (rf".* \({kind} has no order\)" if kind else "")
+    with pytest.raises(ValueError, match=match):
+        mlp(sizes, rng=0)
+
+
+def test_mlp_sizes_may_be_a_tuple_or_range():
+    assert mlp((D, 5, C), rng=0).out_features == C and mlp(range(3, 5), rng=0).in_features == 3
+
+
+# ---------------------------------------------------------------- probes: the net, bins, the saturation mask
+
+
+@pytest.mark.parametrize("bad", [None, [1, 2], "net", Dense(D, C, rng=0)])
+def test_probes_need_a_network(bad, data):
+    with pytest.raises(TypeError, match=r"layer_stats: net must be a Network \(as npnet.mlp builds\), got"):
+        npnet.probes.layer_stats(bad)
+    with pytest.raises(TypeError, match=r"gradients_at: net must be a Network .*, got " + type(bad).__name__):
+        npnet.probes.gradients_at(bad, *data)
+    with pytest.raises(TypeError, match=r"changed_parameters: net must be a Network"):
+        npnet.probes.changed_parameters({}, bad)
+
+
+@pytest.mark.parametrize("before, error", [(None, TypeError), ([], TypeError), ({}, ValueError),
+                                           ({"fc1.W": 0}, ValueError)])
+def test_changed_parameters_needs_a_snapshot_of_the_net(net, before, error):
+    with pytest.raises(error, match=r"before must be a snapshot of this net's get_weights\(\)"):
+        npnet.probes.changed_parameters(before, net)
+    assert npnet.probes.changed_parameters(net.get_weights(), net) == []
+
+
+@pytest.mark.parametrize("bins, error, match", [
+    (10**10, ValueError, r"tensor_stats with bins=10,000,000,000 \(a histogram of that many bins\): [\d.]+ [GT]B "
+                         r"needed, more than the .* of memory available"),
+    (0, ValueError, "bins must be an integer >= 1, got 0"),
+    (-3, ValueError, "bins must be an integer >= 1, got -3"),
+    (2.5, TypeError, "bins must be an integer >= 1"),
+    ("auto", TypeError, "bins must be an integer >= 1"),
+])
+def test_tensor_stats_bins(bins, error, match, monkeypatch):
+    monkeypatch.setattr(npnet._validate, "available_memory", lambda: 64 * 2**30)   # the result does not depend on
+    with pytest.raises(error, match=match):                                        # the machine running the test
+        npnet.probes.tensor_stats(np.arange(5.0), bins=bins)
+
+
+@pytest.mark.parametrize("saturated", ["x", 1, [True, False], np.ones(5), np.ones((5, 1), dtype=bool)])
+def test_tensor_stats_saturated_must_be_a_mask_of_x(saturated):
+    with pytest.raises(TypeError, match=r"saturated must be None or a boolean mask of x's shape \(5,\)"):
+        npnet.probes.tensor_stats(np.arange(5.0), saturated=saturated)
+    mask = np.arange(5.0) > 2
+    assert npnet.probes.tensor_stats(np.arange(5.0), saturated=mask)["frac_saturated"] == 0.4
+
+
+@pytest.mark.parametrize("tol, error", [(-0.1, ValueError), (1.0, ValueError), (np.nan, ValueError),
+                                        ("0.1", TypeError)])
+def test_layer_stats_tol(net, data, tol, error):
+    net.forward(data[0])
+    with pytest.raises(error, match="tol must"):
+        npnet.probes.layer_stats(net, tol=tol)
+
+
+# ---------------------------------------------------------------- model files (npnet.load) as hostile input
+
+
+def _npy(array, header=None):
+    """The bytes of an .npy file of ``array``, or of a bare header declaring ``header`` (descr, shape) and no data."""
+    buf = io.BytesIO()
+    if header is None:
+        np.lib.format.write_array(buf, np.asarray(array))
+    else:
+        np.lib.format.write_array_header_1_0(buf, {"descr": header[0], "fortran_order": False, "shape": header[1]})
+    return buf.getvalue()
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """(path of a good saved network, {member: .npy bytes}, write(name, members) -> path of a new .npz)."""
+    path = tmp_path / "good.npz"
+    mlp([D, 5, C], "tanh", rng=0).save(path)
+    with np.load(path) as f:
+        members = {k: _npy(f[k]) for k in f.files}
+
+    def write(name, content):
+        target = tmp_path / name
+        with zipfile.ZipFile(target, "w") as z:
+            for key, value in content.items():
+                z.writestr(key[4:] if key.startswith("raw:") else key + ".npy", value)   # raw: the name as is
+        return target
+    return path, members, write
+
+
+def _load_error(path, match):
+    with pytest.raises(ValueError, match=match) as info:
+        npnet.load(path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and "\n" not in message and "allow_pickle" not in message
+    return message
+
+
+def test_load_truncated_and_bit_flipped_files(saved):
+    path, _, _ = saved
+    data = path.read_bytes()
+    for n in (0, 10, len(data) // 2, len(data) - 1):
+        path.write_bytes(data[:n])
+        _load_error(path, "not a saved npnet network")
+    member = _npy(mlp([D, 5, C], "tanh", rng=0).dense[0].W)
+    start = data.index(member)
+    for offset in range(0, len(member), 5):    # the fc1.W member, header and weights: its CRC-32 catches every flip
+        flipped = bytearray(data)
+        flipped[start + offset] ^= 0x04
+        path.write_bytes(bytes(flipped))
+        try:
+            npnet.load(path)
+        except ValueError as exc:
+            assert str(exc).startswith(str(path)) and "allow_pickle" not in str(exc)
+        else:
+            pytest.fail(f"a flipped bit at {start + offset} loaded")
+
+
+@pytest.mark.parametrize("case, match", [
+    ("weight_shape_1e12", r"member 'weight:fc1.W' declares 128 bytes; its header says 8,000,000,000,128"),
+    ("extra_shape_1e12", r"members the spec does not describe: 'unused'"),
+    ("spec_sizes_1e12", r"member 'weight:fc1.W' is float64 \(5, 4\); the spec says float64 \(1000000000000, 4\)"),
+    ("unused_big_deflated", r"members the spec does not describe: 'junk'"),
+    ("wrong_dtype", r"member 'weight:fc2.b' is int64 \(3,\); the spec says float64 \(3,\)"),
+    ("pickled", r"member 'weight:fc1.b' has dtype object, not plain numbers \(Python objects are never loaded\)"),
+    ("spec_nested_deep", r"its 'spec' is nested too deeply"),
+    ("spec_too_big", r"bad or missing 'spec': a <U300000 array of shape \(\), not one JSON string of at most"),
+    ("spec_not_an_object", r"bad or missing 'spec' \(a JSON list, not an object\)"),
+    ("spec_sizes_a_dict", r"bad or missing 'spec' \(sizes must be a list"),
+    ("spec_missing_keys", r"bad or missing 'spec' \(no activations, dtype"),
+    ("spec_2d", r"bad or missing 'spec': a <U\d+ array of shape \(1,\)"),
+    ("no_spec", r"bad or missing 'spec': no 'spec' member"),
+    ("not_npy", r"member 'readme.txt' is not an array \(.npy\)"),
+    ("short_member", r"member 'weight:fc1.b' declares 160 bytes; its header says 168"),
+])
+def test_load_refuses_before_allocating(saved, case, match):
+    _, members, write = saved
+    spec = json.loads(str(np.lib.format.read_array(io.BytesIO(members["spec"]))))
+    changes = {
+        "weight_shape_1e12": {"weight:fc1.W": _npy(None, ("<f8", (10**9, 1000)))},
+        "extra_shape_1e12": {"unused": _npy(None, ("<f8", (10**12,)))},
+        "spec_sizes_1e12": {"spec": _npy(json.dumps({**spec, "sizes": [D, 10**12, C]}))},
+        "wrong_dtype": {"weight:fc2.b": _npy(np.zeros(C, dtype=np.int64))},
+        "pickled": {"weight:fc1.b": _npy(np.array([None] * 5, dtype=object))},
+        "spec_nested_deep": {"spec": _npy("[" * 100_000 + "]" * 100_000)},
+        "spec_too_big": {"spec": _npy("[" * 150_000 + "]" * 150_000)},
+        "spec_not_an_object": {"spec": _npy("[1, 2]")},
+        "spec_sizes_a_dict": {"spec": _npy(json.dumps({**spec, "sizes": {"a": 4}}))},
+        "spec_missing_keys": {"spec": _npy(json.dumps({"format": spec["format"], "sizes": spec["sizes"]}))},
+        "spec_2d": {"spec": _npy(np.array([json.dumps(spec)]))},
+        "not_npy": {"raw:readme.txt": b"hello"},
+        "short_member": {"weight:fc1.b": _npy(np.zeros(5))[:-8]},
+    }.get(case, {})
+    content = {**members, **changes}
+    if case == "no_spec":
+        del content["spec"]
+    path = write(f"{case}.npz", content)
+    if case == "unused_big_deflated":      # 64 MiB of zeros that deflate to 64 KB, declared as an array: never read
+        info = zipfile.ZipInfo("junk.npy")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with zipfile.ZipFile(path, "a") as z, z.open(info, "w", force_zip64=True) as f:
+            f.write(_npy(None, ("<f8", (2**23,))))
+            for _ in range(4):
+                f.write(bytes(2**24))
+    tracemalloc.start()
+    try:
+        _load_error(path, match)
+        assert tracemalloc.get_traced_memory()[1] < 2**22   # peak under 4 MB: nothing big was read or allocated
+    finally:
+        tracemalloc.stop()
+
+
+def test_load_refuses_what_is_not_a_regular_file(saved, tmp_path):
+    os.mkfifo(tmp_path / "fifo.npz")                      # opening it for reading would wait for a writer forever
+    (tmp_path / "zero.npz").symlink_to("/dev/zero")       # would never end
+    (tmp_path / "dir.npz").mkdir()
+    for name, kind in [("fifo", "a FIFO"), ("zero", "a device"), ("dir", "a directory")]:
+        _load_error(tmp_path / f"{name}.npz", f"not a regular file but {kind}")
+    with pytest.raises(FileNotFoundError):
+        npnet.load(tmp_path / "missing.npz")
+
+
+def test_load_reads_a_compressed_save(saved):
+    path, members, write = saved
+    compressed = path.with_name("compressed.npz")
+    with np.load(path) as f:
+        np.savez_compressed(compressed, **dict(f))
+    assert repr(npnet.load(compressed)) == repr(npnet.load(path))
+
+
+def test_a_data_source_path_too_long_for_the_file_system(tmp_path):
+    with pytest.raises(ValueError, match="MNIST data source .*: File name too long"):
+        npnet.data.validate_source(str(tmp_path / ("x" * 300)))

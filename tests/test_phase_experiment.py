@@ -116,8 +116,9 @@ def test_cache_key_covers_the_settings(tmp_path):
                             data_source="x")
     b = dict(a, steps=31)
     assert phase.cache_path(tmp_path, a) != phase.cache_path(tmp_path, b)
-    outputs.write_json(phase.cache_path(tmp_path, a), {"settings": a, "result": {"test_acc": 0.5}})
-    assert phase.read_cached(tmp_path, a) == {"test_acc": 0.5}
+    result = {"test_acc": 0.5, "train_acc": 0.5, "steps_done": 30, "final_loss": 1.0, "diverged": None}
+    outputs.write_json(phase.cache_path(tmp_path, a), {"settings": a, "result": result})
+    assert phase.read_cached(tmp_path, a) == result
     assert phase.read_cached(tmp_path, b) is None and phase.read_cached(None, a) is None
 
 

@@ -35,6 +35,7 @@ import scipy
 from threadpoolctl import threadpool_limits
 
 from .. import _cli as cli, _console as console, _outputs as outputs
+from .. import _plotting as plotting
 from .floor import _products, gemm_floor_epoch
 from .libraries import npnet_epoch, sklearn_epoch, torch_available, torch_epoch
 from .loops import LOOPS, minimal_numpy_epoch, optimised_numpy_epoch, scipy_flat_epoch, scipy_objects_epoch
@@ -46,10 +47,13 @@ __all__ = ["main", "benchmark", "readme_table", "TARGETS", "LR", "_products", "g
            "minimal_numpy_epoch", "optimised_numpy_epoch", "scipy_flat_epoch", "scipy_objects_epoch"]
 
 
+ROUNDS_MAX = 1_000   # --rounds beyond is a typo (stated in --help)
+
+
 def main(argv=None):
     p = cli.parser("python -m experiments.bench", __doc__.split("\n")[0], dtype=False)  # runs both dtypes
-    p.add_argument("--rounds", type=cli.positive_int_arg, default=None,
-                   help="interleaved rounds per contender (default: 15; 2 with --quick)")
+    p.add_argument("--rounds", type=cli.count_arg(ROUNDS_MAX), default=None,
+                   help=f"interleaved rounds per contender (default: 15; 2 with --quick; {cli.at_most(ROUNDS_MAX)})")
     args, out, progress = cli.start(p, argv)
     # --quick only checks that everything runs: one BLAS thread spares it the fight of NumPy's and SciPy's thread
     # pools when contenders follow each other with no pause (seconds per switch on a loaded machine)
@@ -121,16 +125,8 @@ def benchmark(args, out, progress):
                                [[r["vary"], r["value"], f"{r['npnet_s'] * 1e3:.1f}", f"{r['floor_s'] * 1e3:.1f}",
                                 f"{r['ratio']:.2f}"] for r in scale]))
 
-    fig, ax = outputs.plt.subplots(figsize=(8, 7))
-    names = list(median)
-    colors = ["C0" if "floor" in k else "C4" if k.startswith(LOOPS) else "C1" if k.startswith(("npnet_blas",
-              "npnet_fused")) else "C2" if "exact" in k else "C3" for k in names]
-    ax.barh(names, [median[k] * 1e3 for k in names], color=colors)
-    ax.set_xlabel(f"ms per epoch (median of {rounds} rounds)")
     blas_threads = sorted({pool.get("num_threads") for pool in threads if pool.get("internal_api") == "openblas"})
-    ax.set_title(f"ReLU 784-5×100-10, SGD, {n} samples, batch {BATCH}; BLAS threads {blas_threads}", fontsize=9)
-    ax.invert_yaxis()
-    outputs.save_figure(fig, out / "bench.png")
+    plot_bench(median, rounds, n, blas_threads, out / "bench.png")
     result = {
         "experiment": "bench", "data": split.info,
         "config": {"seed": args.seed, "quick": args.quick, "rounds": rounds, "sizes": SIZES, "batch_size": BATCH,
@@ -147,3 +143,44 @@ def benchmark(args, out, progress):
     # the outputs are moved into place only when main returns (one set), so the table comes from the dict itself
     print("\nREADME table (from this run's JSON; the same as bench.readme_table(json.load(open(path)))):")
     print(readme_table(json.loads(json.dumps(result))))
+#: each contender in words, and the colour groups of the figure
+CONTENDER_WORDS = {
+    "gemm_floor_scipy": "GEMM floor, SciPy's BLAS", "gemm_floor": "GEMM floor, NumPy's BLAS",
+    "floor_gather_update": "floor + gather + SGD update", "floor_gather": "floor + minibatch gather",
+    "numpy_minimal": "minimal NumPy loop", "numpy_optimised": "optimised NumPy loop",
+    "scipy_flat": "SciPy-BLAS flat loop, fused SGD", "scipy_objects": "SciPy-BLAS loop with objects",
+    "npnet_fused": "npnet fast (scipy_blas, fused SGD)", "npnet_blas": "npnet, default BLAS mode",
+    "npnet_exact": "npnet, exact mode", "sklearn": "scikit-learn MLPClassifier", "torch": "PyTorch, eager CPU"}
+
+
+BENCH_GROUPS = (("C0", "the GEMM floor: only the products (and the data movement any loop does)"),
+                ("C4", "hand-written loops"), ("C1", "npnet"), ("C2", "npnet's exact mode"),
+                ("C3", "other libraries"))
+
+
+def contender_words(key):
+    """gemm_floor_scipy_float64 → "GEMM floor, SciPy's BLAS, float64"."""
+    base, _, dtype = key.rpartition("_")
+    return f"{CONTENDER_WORDS.get(base, base)}, {dtype}"
+
+
+def contender_color(key):
+    return ("C0" if "floor" in key else "C4" if key.startswith(LOOPS) else "C1" if key.startswith(("npnet_blas",
+            "npnet_fused")) else "C2" if "exact" in key else "C3")
+
+
+def plot_bench(median, rounds, n, blas_threads, path):
+    from matplotlib.patches import Patch
+    fig, ax = outputs.plt.subplots(figsize=(8, 7.5))
+    names = list(median)
+    ax.barh([contender_words(k) for k in names], [median[k] * 1e3 for k in names],
+            color=[contender_color(k) for k in names])
+    ax.set_xlabel(f"ms per epoch (median of {rounds} interleaved rounds)")
+    ax.set_ylabel("contender, dtype")
+    ax.set_title(f"ReLU 784-5×100-10, SGD, {n} samples, batch {BATCH}; BLAS threads {blas_threads}", fontsize=9)
+    ax.invert_yaxis()
+    ax.grid(True, axis="x", alpha=0.3)
+    plotting.legend_outside(ax, "below", handles=[Patch(color=c, label=text) for c, text in BENCH_GROUPS], ncol=2)
+    outputs.save_figure(fig, path)
+
+

@@ -8,8 +8,8 @@ Studies (docs/STUDIES.md: init-bench's figure 4, relu-spread, cs231n-notes), eac
   init-bench    1,000 MNIST images through 5 sigmoid layers of 100 (width unstated: its model's 100), no bias,
                 W ~ N(0, 1), N(0, 0.01²), N(0, 1/n) ("Xavier") → sigmoid_activation_histograms.png
   relu-spread   20 layers, z = x·Wᵀ, no bias: A) 1/√n + identity, B) 1/√n + ReLU, C) He √(2/n) + ReLU, on Gaussian
-                input (1,000 × 512, width 512) and on 1,000 MNIST images → hist_A)_Xavier_+_Identity.png,
-                hist_B)_Xavier_+_ReLU.png, hist_C)_He_+_ReLU.png, relu_spread_check_ex2.png,
+                input (1,000 × 512, width 512) and on 1,000 MNIST images → relu_spread_hist_xavier_identity.png,
+                relu_spread_hist_xavier_relu.png, relu_spread_hist_he_relu.png, relu_spread_check_ex2.png,
                 relu_spread_check_relu_ratio.png, relu_zero_fraction.png
   cs231n-notes  D = randn(1000, 500), 10 layers of 500, no bias, tanh/ReLU under randn·0.01, randn·1, randn/√fan_in,
                 He; per-layer mean/std over --seeds seeds beside the published tables → cs231n_layer_stats.png; the

@@ -6,6 +6,7 @@ import numpy as np
 from npnet import meanfield
 
 from .. import _console as console, _outputs as outputs, _parallel as parallel
+from .. import _plotting as plotting
 from .._compare import layers_against_seeds
 from .forward import ACT, forward, mean_sq, over_seeds, rng_for, theory_rows, versus_theory
 
@@ -94,33 +95,40 @@ def run(n, width, depth, seeds, jobs, progress):
 def plot_cs231n(res, path):
     cases = list(res["cases"])
     depth = res["settings"]["layers"]
+    n_seeds = len(res["settings"]["seeds"])
     layers = np.arange(1, depth + 1)
-    fig = outputs.plt.figure(figsize=(19, 3.6 + 1.5 * len(cases)))
+    fig = outputs.plt.figure(figsize=(19, 4.2 + 1.5 * len(cases)))
     grid = fig.add_gridspec(1 + len(cases), depth, height_ratios=[2.6] + [1] * len(cases))
-    top = [fig.add_subplot(grid[0, a:b]) for a, b in ((0, 3), (3, 6), (7, 10))]
+    top = [fig.add_subplot(grid[0, a:b]) for a, b in ((0, 3), (4, 7), (8, 10))]
     pub_for = {"0.01·tanh": "0.01·tanh", "1.0·tanh": "1.0·tanh", "Xavier·tanh": "Xavier·tanh",
                "Xavier·ReLU": "Xavier·ReLU", "He√(2/n)·ReLU": "He (as published)·ReLU"}
+    small = dict(markersize=9)
     for c, case in enumerate(cases):
         r = res["cases"][case]
         pub = CS_PUBLISHED[pub_for[case]]
-        top[0].errorbar(layers, r["mean"], yerr=r["mean_sd"], fmt="o-", color=f"C{c}", markersize=3, label=case)
-        top[0].plot(layers, pub["mean"], "x", color=f"C{c}", markersize=7)
-        top[1].errorbar(layers, r["std"], yerr=r["std_sd"], fmt="o-", color=f"C{c}", markersize=3, label=case)
-        top[1].plot(layers, np.maximum(pub["std"], 1e-6), "x", color=f"C{c}", markersize=7)
-        top[1].plot(layers, r["theory"]["std_a"], ":", color="k", linewidth=0.8)
-        top[2].plot(layers, r["Ez2"], "o", color=f"C{c}", markersize=4, label=case)
-        top[2].plot(layers, r["theory"]["Ez2"], "-", color="k", linewidth=0.8)
-    top[0].set_title("layer mean: ours (mean ± SD over seeds), × published. The snippet's 'He'\n"
-                     "(randn/√fan_in) is Xavier·ReLU, the red line", fontsize=9)
-    top[1].set_yscale("log")
-    top[1].set_title("layer std (log): ours ± SD, × published, dotted mean field\n(published zeros drawn at 1e-6)",
-                     fontsize=9)
-    top[2].set_yscale("log")
-    top[2].set_title("E[z²] per layer: measured (o) and mean field (line)", fontsize=9)
-    top[0].legend(fontsize=7)
+        top[0].errorbar(layers, r["mean"], yerr=r["mean_sd"], fmt="o-", color=f"C{c}", markersize=3,
+                        label=f"{case} (ours, mean ± SD of {n_seeds} seeds)")
+        plotting.published(top[0], layers, pub["mean"], "cs231n-notes tables", color=f"C{c}", **small)
+        top[1].errorbar(layers, r["std"], yerr=r["std_sd"], fmt="o-", color=f"C{c}", markersize=3)
+        plotting.published(top[1], layers, np.maximum(pub["std"], 1e-6), "cs231n-notes tables", color=f"C{c}",
+                           **small)
+        plotting.theory(top[1], layers, r["theory"]["std_a"])
+        top[2].plot(layers, r["Ez2"], "o", color=f"C{c}", markersize=4)
+        plotting.theory(top[2], layers, r["theory"]["Ez2"])
+    top[0].set_title("layer mean. The snippet's 'He' (randn/√fan_in) is Xavier·ReLU, the red line", fontsize=9)
+    top[0].set_ylabel("mean of the layer's activations")
+    plotting.log_axis(top[1], "y", "std of the layer's activations")
+    top[1].set_title("layer std (published zeros drawn at 1e-6)", fontsize=9)
+    plotting.log_axis(top[2], "y", "E[z²]")
+    top[2].set_title(f"E[z²] per layer: measured (dots, mean of {n_seeds} seeds)", fontsize=9)
     for ax in top:
         ax.set_xlabel("hidden layer")
+        plotting.integer_ticks(ax)
         ax.grid(True, which="both", alpha=0.3)
+    handles = [h if not h.get_label().startswith("published") else
+               plotting.published_key("cs231n-notes tables", "star filled in the colour of its case")
+               for h in top[0].get_legend_handles_labels()[0]] + [plotting.theory_key()]
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.935), ncol=4, fontsize=8, frameon=False)
     for i, case in enumerate(cases):
         for j in range(depth):
             ax = fig.add_subplot(grid[1 + i, j])
@@ -130,15 +138,13 @@ def plot_cs231n(res, path):
             ax.set_yticks([])
             ax.set_xticks([-1, 0, 1] if i == len(cases) - 1 else [])
             ax.tick_params(labelsize=6)
-            if j == 0:
-                ax.set_ylabel(case, fontsize=8)
-            if i == 0:
-                ax.set_title(f"layer {j + 1}", fontsize=8)
+            plotting.label_panel(ax, i, j, len(cases), title=f"layer {j + 1}", ylabel=f"{case}\ncount per bin",
+                                 xlabel="activation", fontsize=7)
     s = res["settings"]
     fig.suptitle(f"cs231n-notes reproduced: D = randn({s['D'][0]}, {s['D'][1]}), {depth} layers of {s['width']}, no "
-                 f"bias, {len(s['seeds'])} seeds. {res['he_verdict']}.\nHistograms: seed {s['seeds'][0]}, the "
+                 f"bias, {n_seeds} seeds. {res['he_verdict']}.\nHistograms: seed {s['seeds'][0]}, the "
                  "study's plt.hist(H.ravel(), 30, range=(-1, 1))", fontsize=9)
-    fig.subplots_adjust(left=0.04, right=0.99, top=0.91, bottom=0.03, hspace=0.6, wspace=0.15)
+    fig.subplots_adjust(left=0.05, right=0.99, top=0.86, bottom=0.05, hspace=0.6, wspace=0.15)
     outputs.save_figure(fig, path)
 
 

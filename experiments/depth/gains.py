@@ -9,6 +9,7 @@ from npnet import meanfield
 from npnet.activations import SELU_ALPHA, SELU_SCALE
 
 from .. import _outputs as outputs, _parallel as parallel
+from .. import _plotting as plotting
 from .forward import ACT, STUDY_PART, mean_sq
 
 
@@ -101,30 +102,43 @@ def run(width, batch, depth, nets, more_q, seed, jobs, progress):
 
 
 def plot_gains(res, path):
-    fig, (ax, ax2) = outputs.plt.subplots(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [1.6, 1]})
+    from matplotlib.lines import Line2D
+    n_nets = res["settings"]["nets"]
+    fig, (ax, ax2) = outputs.plt.subplots(1, 2, figsize=(16, 5.5), gridspec_kw={"width_ratios": [1.6, 1]})
     for c, (name, r) in enumerate(res["activations"].items()):
         curve = r["mean_field_curve"]
-        ax.semilogx(curve["q"], curve["gain"], "-", color=f"C{c}", label=f"{name}: mean field")
-        ax.axhline(r["table"], color=f"C{c}", linestyle="--", linewidth=0.8)
+        # leaky_relu (slope 0.01) lies on relu to 1e-4: drawn wide and pale under it so that both show
+        wide = dict(linewidth=6, alpha=0.35, zorder=1) if name == "leaky_relu" else dict(linewidth=1.5, zorder=2)
+        ax.plot(curve["q"], curve["gain"], "-", color=f"C{c}", label=name, **wide)
+        ax.axhline(r["table"], color=f"C{c}", linestyle=":", linewidth=1.0)
         ax.errorbar([float(q) for q in r["measured"]], list(r["measured"].values()),
                     yerr=[v or 0.0 for v in r["measured_sd_over_nets"].values()], fmt="o", color=f"C{c}", markersize=7)
-    ax.set_xlabel("q = E[z²] to be kept")
+    plotting.log_axis(ax, "x", "q = E[z²] to be kept")
     ax.set_ylabel("gain g, W ~ N(0, g²/fan_in)")
-    ax.set_title("Gain that keeps E[z²] = q: lines mean field, dots bisection through "
-                 f"{res['settings']['layers']} layers of {res['settings']['width']}, dashed the calculate_gain table",
-                 fontsize=9)
+    ax.set_title("Gain that keeps E[z²] = q through "
+                 f"{res['settings']['layers']} layers of {res['settings']['width']}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    handles, _ = ax.get_legend_handles_labels()
+    keys = [Line2D([], [], color="0.3", label="line: mean field"),
+            Line2D([], [], color="0.3", marker="o", linestyle="none",
+                   label=f"dots: measured by bisection (mean ± SD of {n_nets} nets)"),
+            Line2D([], [], color="0.3", linestyle=":", label="dotted: calculate_gain table (PyTorch's)")]
+    plotting.legend_outside(ax, "below", handles=[*handles, *keys], ncol=3, title="activation (colour)",
+                            title_fontsize=8)
     names = list(res["activations"])
     x = np.arange(len(names))
-    ax2.bar(x - 0.2, [res["activations"][n]["table"] for n in names], 0.4, label="npnet.init.calculate_gain (PyTorch table)")
-    ax2.bar(x + 0.2, [res["activations"][n]["measured"]["1.0"] for n in names], 0.4, label="measured at q = 1")
+    ax2.bar(x - 0.2, [res["activations"][n]["table"] for n in names], 0.4,
+            label="npnet.init.calculate_gain (PyTorch's table)")
+    ax2.bar(x + 0.2, [res["activations"][n]["measured"]["1.0"] for n in names], 0.4,
+            label=f"measured at q = 1 (mean of {n_nets} nets)")
     for i, n in enumerate(names):
         ax2.text(i, 0.05, "preserving" if res["activations"][n]["variance_preserving"] else "heuristic",
                  rotation=90, ha="center", va="bottom", fontsize=8, color="w")
     ax2.set_xticks(x)
     ax2.set_xticklabels(names, fontsize=8)
-    ax2.legend(fontsize=8)
-    ax2.set_title("table vs measured (q = 1)", fontsize=9)
+    ax2.set_xlabel("activation")
+    ax2.set_ylabel("gain g")
+    plotting.legend_outside(ax2, "below")
+    ax2.set_title("table vs measured (q = 1); 'preserving': the table's gain keeps E[z²] at every q", fontsize=9)
     fig.tight_layout()
     outputs.save_figure(fig, path)

@@ -2,10 +2,12 @@
 import math
 
 import numpy as np
+from matplotlib.ticker import FuncFormatter
 
 from npnet import meanfield
 
 from .. import _outputs as outputs, _parallel as parallel
+from .. import _plotting as plotting
 from .forward import forward, mean_sq, over_seeds, rng_for, sigmoid, theory_rows, versus_theory
 
 
@@ -76,35 +78,53 @@ def init_bench_verdict(inits):
                 "the input-dependent part; the histogram cannot show that, the input share does"}
 
 
+#: the three inits in words
+IB_WORDS = {"std=1": "W ~ N(0, 1)", "std=0.01": "W ~ N(0, 0.01²)", "xavier(1/sqrt(n))": "Xavier, W ~ N(0, 1/n)"}
+
+
 def plot_init_bench(res, path):
     inits = res["inits"]
-    fig, axes = outputs.plt.subplots(len(inits), IB_LAYERS + 1, figsize=(17, 7.5))
+    n_seeds = len(res["settings"]["seeds"])
+    fig, axes = outputs.plt.subplots(len(inits), IB_LAYERS + 1, figsize=(18, 8))
     for i, (label, r) in enumerate(inits.items()):
+        mean_share = r["mean_over_seeds"]["input_share_a"]
         for j in range(IB_LAYERS):
             ax, h = axes[i, j], r["hists_seed0"][j + 1]["a"]
             counts, edges = np.asarray(h["counts"]), np.asarray(h["edges"])
-            ax.stairs(counts, edges, fill=True, color=f"C{i}")
-            ax.set_yticks([])
+            ax.stairs(counts / counts.sum(), edges, fill=True, color=f"C{i}")
             ax.set_xlim(0, 1)
+            ax.set_ylim(0, 1.5 * (counts / counts.sum()).max())       # room for the numbers above the bars
+            ax.yaxis.set_major_locator(outputs.plt.MaxNLocator(3))
+            ax.tick_params(labelsize=7)
             row = r["layers_seed0"][j]
-            ax.text(0.02, 0.97, f"std {row['std_a']:.3f}\ninput share {row['input_share_a']:.2g}\n"
-                    f"a<1/30 or >29/30: {r['saturated_seed0'][j]:.0%}", transform=ax.transAxes, va="top", fontsize=7)
-            if i == 0:
-                ax.set_title(f"{j + 1}-layer", fontsize=9)
-            if j == 0:
-                ax.set_ylabel(label, fontsize=9)
+            ax.text(0.5, 0.97, f"seed 0: std {row['std_a']:.3f}, input share {row['input_share_a']:.2g}\n"
+                    f"a < 1/30 or > 29/30: {r['saturated_seed0'][j]:.0%}\n"
+                    f"mean of {n_seeds} seeds: input share {mean_share[j]:.2g}",
+                    transform=ax.transAxes, va="top", ha="center", fontsize=6.5,
+                    bbox=dict(facecolor="white", alpha=0.8, edgecolor="none", pad=1))
+            plotting.label_panel(ax, i, j, len(inits), title=f"layer {j + 1}", xlabel="activation a = σ(z)",
+                                 ylabel=f"{IB_WORDS[label]}\nshare of outputs per bin")
         ax = axes[i, -1]
         layers = np.arange(1, IB_LAYERS + 1)
-        ax.semilogy(layers, r["mean_over_seeds"]["Ez2"], "o", color=f"C{i}", label="measured")
-        ax.semilogy(layers, r["theory"]["Ez2"], "k-", linewidth=0.8, label="mean field")
+        ax.plot(layers, r["mean_over_seeds"]["Ez2"], "o", color=f"C{i}", label=f"measured, mean of {n_seeds} seeds")
+        plotting.theory(ax, layers, r["theory"]["Ez2"])
+        ax.set_yscale("log")
+        short = FuncFormatter(lambda v, _: f"{v:.3g}")          # within one decade: plain numbers, not 2.5×10⁻¹
+        ax.yaxis.set_major_formatter(short)
+        ax.yaxis.set_minor_formatter(short)
+        ax.yaxis.tick_right()
+        ax.yaxis.set_label_position("right")
+        ax.set_ylabel("E[z²] (log scale)", fontsize=8)
+        ax.tick_params(labelsize=7)
         ax.set_xticks(layers)
+        ax.set_xlabel("layer", fontsize=8)
         ax.set_title("E[z²] per layer" if i == 0 else "", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="best")
     fig.suptitle(f"init-bench figure 4 reproduced: {res['settings']['images']} MNIST images, {IB_LAYERS} sigmoid "
-                 f"layers of {IB_WIDTH} (width assumed), no bias. 'input share' = part of each histogram's variance "
-                 "that varies with the image\n(the rest is spread between units, each nearly constant): Xavier's "
-                 f"spread is not information. Right: E[z²] (mean of {len(res['settings']['seeds'])} seeds) and the "
-                 "mean-field line",
+                 f"layers of {IB_WIDTH} (width assumed), no bias. Histograms: seed 0. 'input share' = part of each "
+                 "histogram's variance that varies with the image\n(the rest is spread between units, each nearly "
+                 "constant): Xavier's spread is not information. Right: E[z²] (mean of "
+                 f"{n_seeds} seeds) and the mean-field line",
                  fontsize=9)
-    fig.subplots_adjust(left=0.04, right=0.99, top=0.88, bottom=0.04, hspace=0.25, wspace=0.12)
+    fig.subplots_adjust(left=0.05, right=0.95, top=0.88, bottom=0.07, hspace=0.35, wspace=0.15)
     outputs.save_figure(fig, path)

@@ -5,6 +5,7 @@ import numpy as np
 from scipy.special import digamma, polygamma
 
 from .. import _outputs as outputs
+from .. import _plotting as plotting
 from .forward import STUDY_PART
 
 
@@ -66,22 +67,23 @@ def plot_matrix_product(mp, path):
     for row in mp["log_norm_examples"]:
         ax.plot(ks, np.asarray(row) / math.log(10), color="C0", alpha=0.25, linewidth=0.7)
     ax.plot(ks, np.asarray(mp["log_norm_mean"]) / math.log(10), color="C0", linewidth=2,
-            label=f"mean over {mp['draws']} draws (10–90 % band); measured slope {mp['measured_slope']:.3f}/step")
+            label=f"ours: mean over {mp['draws']} draws (10–90 % band; thin: 20 draws); slope "
+                  f"{mp['measured_slope']:.3f} per matrix")
     ax.fill_between(ks, np.asarray(mp["log_norm_q10"]) / math.log(10), np.asarray(mp["log_norm_q90"]) / math.log(10),
                     color="C0", alpha=0.15)
     lam = mp["lyapunov_top"]
     offset = mp["log_norm_mean"][0]
-    ax.plot(ks, (offset + lam * ks) / math.log(10), "k--",
-            label=f"top Lyapunov exponent λ₁ = ½(ln 2 + ψ(2)) = {lam:.4f} per matrix")
-    ax.plot(ks, (offset + mp["lyapunov_scaled_1_over_sqrt_n"] * ks) / math.log(10), "k:",
-            label="each M scaled by 1/√4 (mean square preserved): λ₁ − ½ln 4 = "
-                  f"{mp['lyapunov_scaled_1_over_sqrt_n']:.3f}")
-    ax.plot([mp["k_max"]], [math.log10(mp["published_norm"])], "r*", markersize=12,
-            label=f"published (cs231n-notes): ‖P‖ = {mp['published_norm']:.2g}, "
-                  f"percentile {mp['published_percentile']:.0f}")
+    plotting.theory(ax, ks, (offset + lam * ks) / math.log(10),
+                    label=f"theory: top Lyapunov exponent λ₁ = ½(ln 2 + ψ(2)) = {lam:.4f} per matrix")
+    plotting.theory(ax, ks, (offset + mp["lyapunov_scaled_1_over_sqrt_n"] * ks) / math.log(10), linestyle=":",
+                    label="theory, each M scaled by 1/√4 (mean square preserved): λ₁ − ½ln 4 = "
+                          f"{mp['lyapunov_scaled_1_over_sqrt_n']:.3f}")
+    plotting.published(ax, [mp["k_max"]], [math.log10(mp["published_norm"])], "cs231n-notes",
+                       f"‖P‖ = {mp['published_norm']:.2g}, percentile {mp['published_percentile']:.0f} of ours",
+                       color="C0")
     ax.set_xlabel("k: matrices multiplied onto the first")
-    ax.set_ylabel("log₁₀ ‖M₀·M₁·…·M_k‖_F")
+    ax.set_ylabel("log₁₀ ‖M₀·M₁·…·M_k‖_F (Frobenius norm, in powers of 10)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    plotting.legend_outside(ax, "below")
     ax.set_title("Product of random 4×4 N(0, 1) matrices: it explodes at the rate λ₁, and spreads like √k", fontsize=10)
     outputs.save_figure(fig, path)

@@ -7,6 +7,7 @@ from npnet import activations, gradcheck
 from npnet import init as npinit
 
 from .. import _outputs as outputs
+from .. import _plotting as plotting
 from .checks import ACTS
 
 
@@ -32,7 +33,7 @@ def activation_derivatives():
 
 def plot_activation_derivatives(data, zc, fd, path):
     z = data["z"]
-    fig, axes = outputs.plt.subplots(1, 3, figsize=(13, 3.9))
+    fig, axes = outputs.plt.subplots(1, 3, figsize=(14.5, 4.2))
     notes = {"sigmoid": ("max σ'(z) = σ(z)(1 − σ(z)) = 1/4 at z = 0:\nδ shrinks ≥ 4× at every sigmoid layer\n"
                          "(before the weights)", (0.02, 0.97), "top", "left"),
              "tanh": ("max tanh'(z) = 1 − tanh²(z) = 1\nat z = 0", (0.97, 0.06), "bottom", "right"),
@@ -40,9 +41,9 @@ def plot_activation_derivatives(data, zc, fd, path):
                       "left")}
     for ax, name in zip(axes, ACTS):
         a, g = data[name]
-        ax.plot(z, a, color="0.55", linewidth=1.2, label=f"{name}(z)")
+        ax.plot(z, a, color="0.55", linewidth=1.2, label="the activation f(z)")
         if name == "relu":
-            ax.plot(z[z < 0], g[z < 0], color="C3", linewidth=2.2, label=f"{name}'(z) (backprop)")
+            ax.plot(z[z < 0], g[z < 0], color="C3", linewidth=2.2, label="its derivative f'(z), as backprop uses it")
             ax.plot(z[z > 0], g[z > 0], color="C3", linewidth=2.2)
             ax.plot([0], [0], marker="o", color="C3", markersize=6)
             ax.plot([0], [1], marker="o", markerfacecolor="white", color="C3", markersize=6)
@@ -50,21 +51,21 @@ def plot_activation_derivatives(data, zc, fd, path):
                         arrowprops=dict(arrowstyle="->", color="0.3"))
             ax.set_ylim(-0.3, 4.5)
         else:
-            ax.plot(z, g, color="C3", linewidth=2.2, label=f"{name}'(z) (backprop)")
+            ax.plot(z, g, color="C3", linewidth=2.2, label="its derivative f'(z), as backprop uses it")
             ax.axhline(float(g.max()), color="C3", linewidth=0.6, linestyle=":")
         ax.plot(zc, fd[name], linestyle="none", marker="x", color="k", markersize=5,
-                label="central difference, h = 1e-4")
+                label="central difference (f(z + h) − f(z − h))/2h, h = 1e-4")
         ax.axhline(0, color="0.8", linewidth=0.6)
         ax.axvline(0, color="0.8", linewidth=0.6)
         ax.set_title(name, fontsize=10)
         ax.set_xlabel("pre-activation z")
+        ax.set_ylabel(f"{name}(z) and its derivative {name}'(z)")
         text, xy, va, ha = notes[name]
         ax.text(*xy, text, transform=ax.transAxes, fontsize=8, va=va, ha=ha)
-        loc, anchor = {"sigmoid": ("center right", (1, 0.5)), "tanh": ("center left", (0, 0.3)),
-                       "relu": ("center left", (0, 0.5))}[name]
-        ax.legend(fontsize=7, loc=loc, bbox_to_anchor=anchor)
     fig.suptitle("Activation functions and their derivatives (what backprop multiplies δ by, layer after layer)",
                  fontsize=10)
+    fig.subplots_adjust(wspace=0.28, bottom=0.2)
+    plotting.figure_legend(fig, ncol=3, y=0.07)
     outputs.save_figure(fig, path)
 
 

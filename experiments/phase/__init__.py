@@ -66,13 +66,20 @@ __all__ = ["main", "cache_path", "cell_settings", "read_cached", "train_cell", "
            "relaxation_depth", "theory_point", "SIGMA_B2", "XI_C0"]
 
 
+#: bounds of the grid options (stated in --help): a grid beyond them is a typo, not a run that could finish
+LIST_MAX, DEPTH_MAX, STEPS_MAX = 100, 1_000, 1_000_000
+
+
 def _float_list(text):
+    items = text.split(",")
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in items]
     except ValueError:
         values = None
     if not values or not all(0.0 < v <= 100.0 and math.isfinite(v) for v in values):
         raise argparse.ArgumentTypeError(f"expected comma-separated σ_w² values in (0, 100], got {text!r}")
+    if len(values) > LIST_MAX:
+        raise argparse.ArgumentTypeError(f"got {len(values):,} σ_w² values; at most {LIST_MAX} values")
     return tuple(values)
 
 
@@ -81,29 +88,40 @@ def _int_list(text, allow_empty=False):
         return ()
     if not re.fullmatch(r"\s*\d+(\s*,\s*\d+)*\s*", text) or any(int(v) < 1 for v in text.split(",")):
         raise argparse.ArgumentTypeError(f"expected comma-separated depths >= 1, got {text!r}")
-    return tuple(int(v) for v in text.split(","))
+    values = tuple(int(v) for v in text.split(","))
+    if len(values) > LIST_MAX:
+        raise argparse.ArgumentTypeError(f"got {len(values):,} depths; at most {LIST_MAX} values")
+    if max(values) > DEPTH_MAX:
+        raise argparse.ArgumentTypeError(f"expected depths >= 1 and at most {DEPTH_MAX:,}, got {max(values)}")
+    return values
 
 
 def _cache_arg(text):
-    """argparse type for --cache: a directory path (``~`` expanded) that is not an existing file."""
+    """argparse type for --cache: a non-empty directory path (``~`` expanded); ``main`` creates it."""
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a directory path, got an empty string")
-    path = Path(text).expanduser()
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{path} exists and is not a directory")
-    return path
+    return Path(text).expanduser()
+
+
+def _check_cache(args):
+    """An explicit --cache is created (and checked writable) before --out: a bad one leaves nothing behind."""
+    if args.cache is not None and not args.no_cache:
+        cli.make_dir(args.cache, "--cache")
 
 
 def make_parser():
     p = cli.parser("python -m experiments.phase", __doc__.split("\n")[0], jobs=True, shared="--cache")
-    p.add_argument("--steps", type=cli.positive_int_arg, default=None,
-                   help=f"SGD steps per cell (default: {STEPS}, {QUICK['steps']} with --quick)")
+    p.add_argument("--steps", type=cli.count_arg(STEPS_MAX), default=None,
+                   help=f"SGD steps per cell (default: {STEPS}, {QUICK['steps']} with --quick; {cli.at_most(STEPS_MAX)})")
     p.add_argument("--sigma-w2", type=_float_list, default=None,
-                   help="comma-separated σ_w² grid (default: " + ",".join(f"{v:g}" for v in TANH_SIGMA_W2) + ")")
+                   help="comma-separated σ_w² grid, values in (0, 100] (default: "
+                        + ",".join(f"{v:g}" for v in TANH_SIGMA_W2) + f"; {LIST_MAX} values at most)")
     p.add_argument("--depths", type=_int_list, default=None,
-                   help="comma-separated depths of the tanh grid (default: " + ",".join(map(str, TANH_DEPTHS)) + ")")
+                   help="comma-separated depths of the tanh grid (default: " + ",".join(map(str, TANH_DEPTHS))
+                        + f"; each {cli.at_most(DEPTH_MAX)}, {LIST_MAX} values at most)")
     p.add_argument("--relu-depths", type=functools.partial(_int_list, allow_empty=True), default=None,
-                   help="depths of the ReLU row, '' for none (default: " + ",".join(map(str, RELU_DEPTHS)) + ")")
+                   help="depths of the ReLU row, '' for none (default: " + ",".join(map(str, RELU_DEPTHS))
+                        + f"; each {cli.at_most(DEPTH_MAX)}, {LIST_MAX} values at most)")
     p.add_argument("--cache", type=_cache_arg, default=None,
                    help="directory of the per-cell cache (default: <out>/.phase-cache); with --dask the workers "
                         "write it, so it must be on a file system they share (absolute with a remote scheduler)")
@@ -119,7 +137,8 @@ def cache_option(args, out):
 
 
 def main(argv=None):
-    args, out, progress = cli.start(make_parser(), argv, shared=lambda a, o: {"--cache": cache_option(a, o)})
+    args, out, progress = cli.start(make_parser(), argv, check=_check_cache,
+                                    shared=lambda a, o: {"--cache": cache_option(a, o)})
     t0 = time.perf_counter()
     q = args.quick
     steps = args.steps or (QUICK["steps"] if q else STEPS)
@@ -129,11 +148,8 @@ def main(argv=None):
     n_train, n_test = (QUICK["n_train"], QUICK["n_test"]) if q else (N_TRAIN, N_TEST)
     cache_dir = cache_option(args, out)
     if cache_dir is not None:
+        cli.make_dir(cache_dir, "--cache")
         cache_dir = Path(cache_dir).absolute()       # the workers (a Dask worker's own working directory) write it
-        try:
-            Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise cli.UsageError(f"cannot use --cache {cache_dir}: {exc.strerror or exc}") from None
 
     progress(f"loading MNIST ({n_train}/{n_test} requested)")
     data = cli.load_mnist(args, n_train, n_test, dtype=np.dtype(args.dtype).type)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 import npnet
+from npnet._io import open_regular, remove_stale
 
 from .. import _outputs as outputs, _parallel as parallel
 from .protocol import BATCH, CACHE_VERSION, LR_SCALE, PUBLISHED, SIGMA_B2, TRAINED, WIDTH
@@ -28,15 +29,65 @@ def cache_path(cache_dir, settings):
     return Path(cache_dir) / f"{settings['activation']}-w{settings['sigma_w2']:g}-L{settings['depth']}-{digest}.json"
 
 
-def read_cached(cache_dir, settings):
-    """The cached result of a cell, or None (no file, a half-written or foreign file, other settings)."""
+CELL_MAX_BYTES = 64 * 1024   # a cell's JSON is under 1 KB; anything far larger is not one
+RESULT_KEYS = {"test_acc", "train_acc", "steps_done", "final_loss", "diverged"}
+
+
+def read_cached(cache_dir, settings, notice=None):
+    """The cached result of a cell, or None: no file, or one that fails ``cell_problem``'s checks, in which case
+    ``notice`` (if given) gets one line saying why and the cell is trained again.
+
+    A cache file is input from outside (another version, a crash, a hand edit): only a regular file of at most
+    ``CELL_MAX_BYTES`` is read, and its result must have the schema, types and ranges a trained cell gives.
+    """
     if cache_dir is None:
         return None
+    path = cache_path(cache_dir, settings)
     try:
-        record = json.loads(cache_path(cache_dir, settings).read_text())
-    except (OSError, ValueError):
+        with open_regular(path, CELL_MAX_BYTES) as f:
+            record = json.loads(f.read(CELL_MAX_BYTES + 1))
+        problem = cell_problem(record, settings)
+    except FileNotFoundError:
         return None
-    return record["result"] if isinstance(record, dict) and record.get("settings") == settings else None
+    except RecursionError:
+        problem = "nested too deeply to be a cell"
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+    except ValueError as exc:     # not JSON, not UTF-8, not a regular file, too large
+        problem = str(exc)
+    if problem is None:
+        return record["result"]
+    if notice is not None:
+        notice(f"cache: {path.name} is not a usable cell ({problem}); training that cell again")
+    return None
+
+
+def cell_problem(record, settings):
+    """What is wrong with a cache record for ``settings`` (a short phrase), or None if it is a trained cell's."""
+    if not isinstance(record, dict) or not isinstance(record.get("result"), dict):
+        return "no 'result' object"
+    if record.get("settings") != settings:
+        return "its settings are not this cell's"
+    result = record["result"]
+    if set(result) != RESULT_KEYS:
+        return f"result keys {sorted(result)}, expected {sorted(RESULT_KEYS)}"
+    for key in ("test_acc", "train_acc"):
+        if not _real(result[key]) or not 0.0 <= result[key] <= 1.0:
+            return f"{key} {result[key]!r} is not an accuracy in [0, 1]"
+    steps, diverged = result["steps_done"], result["diverged"]
+    if diverged is not None and not isinstance(diverged, str):
+        return f"diverged {diverged!r} is neither null nor a message"
+    if not (isinstance(steps, int) and not isinstance(steps, bool) and 0 <= steps <= settings["steps"]) or (
+            diverged is None and steps != settings["steps"]):
+        return f"steps_done {steps!r} does not fit {settings['steps']} steps"
+    loss = result["final_loss"]
+    if loss is not None and not (_real(loss) and loss >= 0.0):
+        return f"final_loss {loss!r} is neither null nor a finite loss >= 0"
+    return None
+
+
+def _real(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def build(settings, rng):
@@ -97,7 +148,11 @@ def train_cell(task):
 
 def run_cells(cells, data, cache_dir, jobs, progress):
     """Results of every cell (in the order given): cached ones read, the rest trained in parallel."""
-    results = [read_cached(cache_dir, s) for s in cells]
+    if cache_dir is not None:
+        removed = remove_stale(cache_dir)
+        if removed:
+            progress(f"cache: removed {len(removed)} temporary file(s) of killed runs")
+    results = [read_cached(cache_dir, s, notice=progress) for s in cells]
     todo = [i for i, r in enumerate(results) if r is None]
     progress(f"{len(cells)} cells: {len(cells) - len(todo)} from the cache, {len(todo)} to train "
              f"({parallel.where(jobs)})")

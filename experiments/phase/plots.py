@@ -3,6 +3,7 @@ measured against the formula."""
 import numpy as np
 
 from .. import _outputs as outputs
+from .. import _plotting as plotting
 from .protocol import LR_SCALE, PUBLISHED, SIGMA_B2, XI_C0
 
 
@@ -40,8 +41,9 @@ def _heatmap(ax, rows, activation, theory, critical, xi_rows, title):
         ax.plot(s_fine, np.minimum(factor * xi, 10 * top), "w" + style, lw=1.6, label=f"L = {factor} ξ_c")
     ax.axvline(critical, color="red", lw=1.2, label=f"critical σ_w² = {critical:.3f} (χ₁ = 1)")
     if activation == "tanh":
-        ax.plot([PUBLISHED["critical_sigma_w2_tanh"]], [top], "rv", ms=8, clip_on=False,
-                label=f"published critical σ_w² ≈ {PUBLISHED['critical_sigma_w2_tanh']}")
+        plotting.published(ax, [PUBLISHED["critical_sigma_w2_tanh"]], [top], "Schoenholz et al. 2017",
+                           f"critical σ_w² ≈ {PUBLISHED['critical_sigma_w2_tanh']} (star on the top edge)",
+                           clip_on=False)
         meas = [(x["sigma_w2"], 6 * x["xi_measured"]) for x in xi_rows if x["xi_measured"]]
         if meas:
             ax.plot(*zip(*meas), "wo", mec="k", ms=5, label="6 ξ measured (wide random nets)")
@@ -82,13 +84,17 @@ def figures(result, out):
     ax.set_xlim(0, 120)
     ax.set_ylim(1e-12, 2)
     ax.set_xlabel("layer l")
-    ax.set_ylabel("1 − c_l  (c_l: correlation of two inputs)")
+    ax.set_ylabel("1 − c_l  (c_l: correlation of two inputs; log scale)")
     ax.set_title(f"c₀ = {XI_C0}: measured (dots, width {result['correlation_depth']['width']}) vs mean-field map "
                  "(lines)\nordered: 1 − c → 0 with slope −1/ξ; chaotic: 1 − c → 1 − c*", fontsize=8.5)
-    ax.legend(fontsize=6.5, ncol=2)
+    from matplotlib.lines import Line2D
+    handles = ax.get_legend_handles_labels()[0] + [Line2D([], [], color="0.4", lw=1, label="lines: mean-field map")]
+    ax.legend(handles=handles, fontsize=6.5, ncol=2, loc="lower right")
     ax = axes[1]
     s = np.asarray(th["tanh"]["sigma_w2"])
-    ax.semilogy(s, [np.nan if v is None else v for v in th["tanh"]["xi_c"]], "k-", label="ξ_c = −1/ln χ_c (formula)")
+    ax.set_yscale("log")
+    plotting.theory(ax, s, [np.nan if v is None else v for v in th["tanh"]["xi_c"]],
+                    label="theory: ξ_c = −1/ln χ_c (formula)")
     if xi_rows:
         for method, marker in (("approach fit", "o"), ("fluctuation relaxation", "s")):
             pts = [(x["sigma_w2"], x["xi_measured"]) for x in xi_rows if x["xi_measured"] and x["method"] == method]
@@ -97,7 +103,7 @@ def figures(result, out):
     ax.axvline(th["tanh"]["critical_sigma_w2"], color="red", lw=1, label="critical σ_w²")
     ax.set_ylim(0.5, 1e3)
     ax.set_xlabel("σ_w²")
-    ax.set_ylabel("correlation depth ξ (layers)")
+    ax.set_ylabel("correlation depth ξ (layers, log scale)")
     ax.set_title(f"tanh, σ_b² = {SIGMA_B2}: ξ diverges at the critical line", fontsize=9)
     ax.legend(fontsize=7)
     ax = axes[2]
@@ -107,7 +113,8 @@ def figures(result, out):
     ax.axhline(1.0, color="gray", lw=0.8)
     ax.axvline(th["tanh"]["critical_sigma_w2"], color="red", lw=1)
     ax.set_xlabel("σ_w²")
+    ax.set_ylabel("mean-field value (no unit)")
     ax.set_title("tanh: ordered (χ₁ < 1) | chaotic (χ₁ > 1)", fontsize=9)
     ax.legend(fontsize=7)
-    fig.subplots_adjust(left=0.05, right=0.99, wspace=0.22)     # (tight_layout costs seconds of text layout)
+    fig.subplots_adjust(left=0.05, right=0.99, wspace=0.25)     # (tight_layout costs seconds of text layout)
     outputs.save_figure(fig, out / "phase_correlation_depth.png")

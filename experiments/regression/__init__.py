@@ -32,11 +32,14 @@ from .students import (INITS, LINEAR_INITS, PUBLISHED_ONE_OUT, PUBLISHED_ONE_ROW
 from .teachers import EPOCHS, LR_LINEAR, LR_MLP, N, QUICK_N, TEACHERS, make_data, plot_kde
 
 
+DRAWS_MAX = 1_000_000   # draws of w per ratio check: --draws beyond is a typo (stated in --help)
+
+
 def main(argv=None):
     p = cli.parser("python -m experiments.regression", __doc__.split("\n")[0], epochs=EPOCHS, data=False,
                    dtype=False, jobs=True, seeds=10, quick_seeds=2)
-    p.add_argument("--draws", type=cli.positive_int_arg, default=None,
-                   help="draws of w per ratio check (default: 400, 40 with --quick)")
+    p.add_argument("--draws", type=cli.count_arg(DRAWS_MAX), default=None,
+                   help=f"draws of w per ratio check (default: 400, 40 with --quick; {cli.at_most(DRAWS_MAX)})")
     args, out, progress = cli.start(p, argv)
     n = QUICK_N if args.quick else N
     draws = args.draws or (40 if args.quick else 400)

@@ -6,7 +6,8 @@ from npnet.activations import ACTIVATIONS   # relu, tanh (the study's (1 − e^{
                                           # for z < −355; the same function), sigmoid
 
 from .. import _outputs as outputs
-from .teachers import make_X
+from .. import _plotting as plotting
+from .teachers import STUDY, make_X
 
 
 def transform(X, how):
@@ -258,6 +259,8 @@ def verdicts(checks):
 def plot_ratios(checks, path):
     """Per check: the study's one draw (literal, ×), its computation over re-draws (grey box), the correct
     per-unit distribution (coloured box, ◆ mean), the published value (★)."""
+    from matplotlib.lines import Line2D
+    colors = {"relu": "C0", "tanh": "C1", "sigmoid": "C2"}
     fig, ax = outputs.plt.subplots(figsize=(11, 0.55 * len(checks) + 1.5))
     ys = np.arange(len(checks))[::-1]
     for y, c in zip(ys, checks):
@@ -265,21 +268,24 @@ def plot_ratios(checks, path):
             ax.boxplot([c["literal_values"]], positions=[y + 0.18], orientation="horizontal", widths=0.28, whis=(5, 95),
                        showfliers=False, patch_artist=True, boxprops=dict(facecolor="0.85"))
             ax.plot(c["literal"], y + 0.18, "x", color="k", markersize=8)
-        color = {"relu": "C0", "tanh": "C1", "sigmoid": "C2"}[c["activation"]]
+        color = colors[c["activation"]]
         ax.boxplot([c["correct_values"]], positions=[y - 0.18], orientation="horizontal", widths=0.28, whis=(5, 95),
                    showfliers=False, patch_artist=True, boxprops=dict(facecolor=color, alpha=0.5))
         ax.plot(c["correct"]["mean"], y - 0.18, "D", color=color, markeredgecolor="k", markersize=6)
         if c["published"] is not None:
-            ax.plot(c["published"], y + 0.18, "*", color="gold", markeredgecolor="k", markersize=14)
+            plotting.published(ax, [c["published"]], [y + 0.18], STUDY, color=color)
     ax.set_yticks(ys)
     ax.set_yticklabels([c["name"] for c in checks], fontsize=8)
-    ax.axvline(0.5, color="C0", linestyle=":", linewidth=1)
-    ax.axvline(1.0, color="C1", linestyle=":", linewidth=1)
+    plotting.theory(ax, [0.5, 0.5], [ys[-1] - 0.5, ys[0] + 0.5], label="theory: ReLU ½ (He)", color="C0")
+    plotting.theory(ax, [1.0, 1.0], [ys[-1] - 0.5, ys[0] + 0.5], label="theory: tanh 1 (Xavier)", color="C1")
     ax.set_xlabel("ratio (upper, grey: the study's computation; lower, coloured: the correct one; whiskers 5–95%)")
-    ax.plot([], [], "*", color="gold", markeredgecolor="k", label="published")
-    ax.plot([], [], "x", color="k", label="literal, one draw (as the study)")
-    ax.plot([], [], "D", color="0.5", markeredgecolor="k", label="correct, mean over units")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.set_title("literal: z = w*X elementwise, w ~ N(0, 1), E[a²]/Var(z)  vs  correct: z = X·w, w ~ N(0, gain²/fan_in), "
-                 "per unit\nrelu E[f(z)²]/E[z²] (He: ½), tanh and sigmoid Var(f(z))/Var(z) (Xavier: 1)", fontsize=9)
+    handles = [plotting.published_key(STUDY, "star in the activation's colour"),
+               Line2D([], [], marker="x", color="k", linestyle="none", label="literal, one draw (as the study)"),
+               Line2D([], [], marker="D", color="0.5", markeredgecolor="k", linestyle="none",
+                      label="correct, mean over units"),
+               *[h for h in ax.get_lines() if h.get_label().startswith("theory")]]
+    plotting.legend_outside(ax, "below", handles=handles, ncol=3)
+    ax.set_title(f"{STUDY}'s ratio checks redone. literal: z = w*X elementwise, w ~ N(0, 1), E[a²]/Var(z)  vs  "
+                 "correct: z = X·w, w ~ N(0, gain²/fan_in), per unit\nrelu E[f(z)²]/E[z²] (He: ½), tanh and sigmoid "
+                 "Var(f(z))/Var(z) (Xavier: 1)", fontsize=9)
     outputs.save_figure(fig, path)

@@ -7,8 +7,9 @@ from npnet import probes
 from npnet.regression import train_full_batch
 
 from .. import _outputs as outputs
+from .. import _plotting as plotting
 from .._compare import in_band
-from .teachers import HIDDEN, LR_LINEAR, LR_MLP, TEACHERS, make_data
+from .teachers import HIDDEN, LR_LINEAR, LR_MLP, STUDY, TEACHERS, make_data
 
 
 #: init label → (npnet weight initializer, formula as the study writes it → what it draws); every bias is 0
@@ -158,12 +159,20 @@ def published_teacher_implied(records, n, epochs):
             "formula": "b_T = ȳ(1 − (1 − 2·lr)^T); MSE_last = Var(y) + (ȳ(1 − 2·lr)^(T−1))²"}
 
 
+#: the inits in words for legends
+INIT_WORDS = {"zero": "all zero", "one": "all one", "random (study: mean 0.01, std 1)":
+              "the study's \"random\": N(mean 0.01, std 1)", "random N(0, 0.01²)": "N(0, 0.01²), the intended random",
+              "he": "He, N(0, 2/fan_in)", "xavier": "Xavier (Glorot normal)"}
+
+
 def plot_inits(records, path):
-    """MSE per epoch (log axis): tanh student per teacher, linear student per teacher; median and quartile band."""
+    """MSE per epoch (log axis): tanh student per teacher, linear student per teacher; median and quartile band.
+    The published final MSEs sit in a column right of the last epoch, side by side, each in its init's colour."""
     from matplotlib.ticker import NullFormatter
     epochs = len(records[0]["mse"])
     x = np.arange(1, epochs + 1)
-    fig, axes = outputs.plt.subplots(2, len(TEACHERS), figsize=(17, 7.5), sharex=True)
+    published = [init for init in INITS if init in PUBLISHED_MSE]
+    fig, axes = outputs.plt.subplots(2, len(TEACHERS), figsize=(18, 8), sharex=True)
     for row, (student_name, inits) in enumerate((("3-10-1 tanh", list(INITS)), ("linear 3-1", LINEAR_INITS))):
         for col, teacher in enumerate(TEACHERS):
             ax = axes[row, col]
@@ -172,21 +181,27 @@ def plot_inits(records, path):
                                    and r["teacher"] == teacher and r["init"] == init_label])
                 color = f"C{list(INITS).index(init_label)}"
                 low, mid, high = np.quantile(curves, [0.25, 0.5, 0.75], axis=0)
-                ax.plot(x, mid, color=color, label=f"{init_label} ({len(curves)} seeds)")
+                ax.plot(x, mid, color=color, label=f"{INIT_WORDS[init_label]} (median of {len(curves)} seeds)")
                 ax.fill_between(x, low, high, color=color, alpha=0.15)
                 if student_name == "3-10-1 tanh" and teacher == "tanh" and init_label in PUBLISHED_MSE:
-                    ax.plot([epochs], [PUBLISHED_MSE[init_label]], marker="*", markersize=13, color=color,
-                            markeredgecolor="k", linestyle="none")
+                    i = published.index(init_label)
+                    plotting.published(ax, [epochs + 6 + 5 * i], [PUBLISHED_MSE[init_label]], STUDY,
+                                       "final MSE, tanh teacher (right of epoch 100, side by side)", color=color,
+                                       markersize=12)
             ax.set_yscale("log")
             ax.yaxis.set_minor_formatter(NullFormatter())
             ax.set_title(f"{student_name} student, {teacher} teacher", fontsize=9)
             ax.set_xlabel("epoch")
+            ax.grid(True, alpha=0.3)
             if col == 0:
-                ax.set_ylabel("MSE (before each step)")
+                ax.set_ylabel("training MSE before each step\n(log scale)")
+        handles, labels = axes[row, -1].get_legend_handles_labels()
         if row == 0:
-            axes[row, -1].plot([], [], marker="*", markersize=11, color="0.6", markeredgecolor="k",
-                               linestyle="none", label="published final MSE\n(tanh teacher)")
-        axes[row, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.suptitle("full-batch SGD, MSE, float64; lines: median over seeds, bands: quartiles (each "
-                 "seed draws its own teachers and data); stars: the study's printed values", fontsize=10)
+            handles = [h for h in handles if not h.get_label().startswith("published")] + [
+                plotting.published_key(STUDY, "final MSE, tanh teacher (star in its init's colour)")]
+        plotting.legend_outside(axes[row, -1], handles=handles,
+                                title="band: quartiles over seeds" if row == 0 else None, title_fontsize=7)
+    axes[0, -1].set_xlim(-3, epochs + 6 + 5 * len(published))
+    fig.suptitle(f"{STUDY} reproduced: full-batch SGD, MSE, float64; lines: median over seeds, bands: quartiles "
+                 "(each seed draws its own teachers and data); stars: the study's printed values", fontsize=10)
     outputs.save_figure(fig, path)

@@ -5,6 +5,7 @@ from scipy.stats import gaussian_kde
 import npnet
 
 from .. import _outputs as outputs
+from .. import _plotting as plotting
 
 
 N, QUICK_N = 10_000, 1_000
@@ -47,19 +48,24 @@ def make_data(n, seed):
     return X, ys
 
 
+STUDY = "kaiming-analysis"
+
+
 def plot_kde(X, ys, seed, path):
     """The study's figure: KDE of x1, x2, x3 and y for each teacher (gaussian_kde, grid min − 1 … max + 1)."""
-    fig, axes = outputs.plt.subplots(2, 2, figsize=(13, 7))
+    fig, axes = outputs.plt.subplots(2, 2, figsize=(13, 7.5))
     for ax, (name, y) in zip(axes.flat, ys.items()):
-        for label, v in (("x1", X[:, 0]), ("x2", X[:, 1]), ("x3", X[:, 2]), (f"y_{name}", y[:, 0])):
+        for label, v in (("input x1 ~ N(2, 1)", X[:, 0]), ("input x2 ~ U(−2, 4)", X[:, 1]),
+                         ("input x3 = sin(2·U(−1, 1)) + 1", X[:, 2]), ("target y of the teacher", y[:, 0])):
             grid = np.linspace(v.min() - 1, v.max() + 1, 100)
             dens = gaussian_kde(v)(grid)
             ax.plot(grid, dens, label=label)
             ax.fill_between(grid, dens, alpha=0.4)
         ax.set_title(f"{name} teacher: y mean {y.mean():.2f}, var {y.var():.2f}", fontsize=9)
-        ax.set_xlabel("x")
-        ax.set_ylabel("density")
-        ax.legend(fontsize=8)
-    fig.subplots_adjust(hspace=0.35)
-    fig.suptitle(f"inputs and targets (gaussian_kde, as the study), n = {len(X)}, seed {seed}")
+        ax.set_xlabel("value")
+        ax.set_ylabel("density (per unit of value)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    plotting.figure_legend(fig, handles, ncol=4, y=0.03)
+    fig.subplots_adjust(hspace=0.35, bottom=0.12)
+    fig.suptitle(f"{STUDY}'s inputs and targets reproduced (gaussian_kde, as the study), n = {len(X)}, seed {seed}")
     outputs.save_figure(fig, path)

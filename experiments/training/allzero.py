@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from .. import _outputs as outputs
+from .. import _plotting as plotting
 from .init_bench import BENCH
 from .runs import TORCH_DEFAULT, at_epoch, band, complete, curve, runs_of, stats, task
 
@@ -136,30 +137,45 @@ def allzero_summary(records, data_n_train, constant_level):
                        if n in ALLZERO_CANDIDATES or n == "one_unit_ceiling" or runs_of(records, "allzero", n)}}
 
 
+#: the all-zero study's candidates in words
+ALLZERO_WORDS = {**{f"batch{b}": f"batch {b}" for b in ALLZERO_BATCHES}, "blas_f32": "batch 100, BLAS float32",
+                 "normalized": "batch 100, normalized inputs"}
+
+
 def allzero_figure(summary, records, info, out, seeds):
-    fig, (ax, ax_s) = outputs.plt.subplots(1, 2, figsize=(13, 4.8))
-    for i, name in enumerate((*ALLZERO_CANDIDATES, "one_unit_ceiling")):
+    fig, (ax, ax_s) = outputs.plt.subplots(1, 2, figsize=(14, 5.2))
+    for i, name in enumerate(ALLZERO_CANDIDATES):
         runs = complete(runs_of(records, "allzero", name))
         c = summary["curves"][name]
         if c is None:
             continue
-        style = "--" if name in ("blas_f32", "normalized") else (":" if name == "one_unit_ceiling" else "-")
-        band(ax, c, f"C{i}", name, linestyle=style)
-        if name != "one_unit_ceiling":
-            band(ax_s, c, f"C{i}", name, linestyle=style,
-                 x=np.arange(1, len(c["mean"]) + 1) * runs[0]["steps_per_epoch"])
+        style = "--" if name in ("blas_f32", "normalized") else "-"
+        # batch 100 and its BLAS float32 twin coincide: the exact one wide underneath, the other dashed on top
+        width = dict(linewidth=4, alpha=0.6) if name == "batch100" else dict(linewidth=1.5)
+        band(ax, c, f"C{i}", ALLZERO_WORDS[name], linestyle=style, seeds_in_label=False, **width)
+        band(ax_s, c, f"C{i}", ALLZERO_WORDS[name], linestyle=style, seeds_in_label=False,
+             x=np.arange(1, len(c["mean"]) + 1) * runs[0]["steps_per_epoch"], **width)
+    ceiling = summary.get("one_unit_net_best_test_acc")
+    if ceiling:          # trained for many more epochs than the rest: its best, as a level, not its curve
+        ax.axhspan(ceiling["min"], ceiling["max"], color="C6", alpha=0.12, linewidth=0)
+        ax.axhline(ceiling["mean"], color="C6", linestyle=":", linewidth=1.5,
+                   label=f"one hidden unit (784-1-10, random start, Adam): best accuracy in "
+                         f"{ALLZERO['ceiling_epochs']} epochs, mean and range of {ceiling['n']} seeds")
     pub = ALLZERO_PUBLISHED
-    ax.plot(list(pub), list(pub.values()), linestyle="none", marker="*", markersize=13, color="0.4",
-            markeredgecolor="k", label="published all_zero (PyTorch f32)")
     for a in (ax, ax_s):
-        a.axhline(pub[5], color="0.5", linewidth=0.8, linestyle=":")
+        a.axhline(pub[5], color="0.4", linewidth=0.8, linestyle=(0, (1, 3)),
+                  label=f"the published {pub[5]} (init-bench, epoch 5), as a level")
         a.set_ylabel("test accuracy")
-        a.legend(fontsize=7)
+        a.grid(True, which="both", alpha=0.3)
+    plotting.published(ax, list(pub), list(pub.values()), "init-bench (PyTorch float32)", "all-zero net",
+                       color="C2")
     ax.set_xlabel("epoch")
-    ax_s.set_xlabel("SGD steps")
-    ax_s.set_xscale("log")
-    ax.set_title(f"mean and min–max band over {seeds} seeds; dotted line: the published 0.245", fontsize=9)
+    plotting.log_axis(ax_s, "x", "SGD steps")
+    ax.set_title(f"mean and min–max band over {seeds} seeds", fontsize=9)
     ax_s.set_title("the same runs against SGD steps: what moves the all-zero net is the number of steps", fontsize=9)
-    fig.suptitle(f"784-100-10 sigmoid, all W and b zero, SGD lr {ALLZERO['lr']} — {info['source']} "
-                 f"({info['n_train']:,}/{info['n_test']:,})", fontsize=9)
+    plotting.figure_legend(fig, ax.get_legend_handles_labels()[0], ncol=3, y=0.0,
+                           title=f"ours: mean of {seeds} seeds, min–max band (both panels)", title_fontsize=8)
+    fig.subplots_adjust(bottom=0.13)
+    fig.suptitle(f"Why init-bench's all-zero net reached 0.245: 784-100-10 sigmoid, all W and b zero, SGD lr "
+                 f"{ALLZERO['lr']} — {info['source']} ({info['n_train']:,}/{info['n_test']:,})", fontsize=9)
     outputs.save_figure(fig, out / "allzero_escape.png")

@@ -4,6 +4,7 @@ import numpy as np
 from npnet import data as npdata
 
 from .. import _outputs as outputs
+from .. import _plotting as plotting
 from .._compare import against_seeds
 from .runs import at_epoch, band, complete, curve, runs_of, task
 
@@ -87,33 +88,41 @@ def bench_summary(records, epochs, ones_share, test_shares):
 BATCH_STYLES = {32: ":", 64: "--", 100: "-", 128: "-."}
 
 
+BENCH_SHORT = {"std0.01": "std 0.01", "lecun": "LeCun", "glorot": "Glorot", "he": "He"}
+
+
 def bench_figures(summary, info, out, seeds):
+    inits = list(BENCH_INITS)
     for key, name, ylabel in (("train_loss", "compare_train_loss.png", "train loss (mean over the epoch)"),
-                              ("test_acc", "compare_test_accuracy.png", "test accuracy")):
-        fig, (ax, ax_b) = outputs.plt.subplots(1, 2, figsize=(13, 4.8))
-        for i, init in enumerate(BENCH_INITS):
+                              ("test_acc", "compare_test_accuracy.png", "test accuracy (share of test images)")):
+        fig, (ax, ax_b) = outputs.plt.subplots(1, 2, figsize=(14, 5.2))
+        for i, init in enumerate(inits):
             c = summary["curves"][str(BENCH["batch"])][init][key]
             if c is not None:
-                band(ax, c, f"C{i}", f"{BENCH_LABELS[init]} (n={c['n']})")
+                band(ax, c, f"C{i}", BENCH_LABELS[init], seeds_in_label=False)
             pub = BENCH_PUBLISHED.get(init, {}).get(key, {})
-            label = f"published {'“Xavier”' if init == 'lecun' else init}" if pub else None
-            ax.plot(list(pub), list(pub.values()), linestyle="none", marker="*", markersize=13, color=f"C{i}",
-                    markeredgecolor="k", label=label)
+            if pub:       # stars of different inits at one epoch sit side by side, in their init's colour
+                plotting.published(ax, plotting.dodge(list(pub), i, len(inits), 0.5), list(pub.values()),
+                                   "init-bench (PyTorch, 1 run)", BENCH_LABELS[init], color=f"C{i}")
             for b in (*BENCH_BATCHES, BENCH["batch"]):
                 c = summary["curves"][str(b)][init][key]
                 if c is not None:
                     ax_b.plot(np.arange(1, len(c["mean"]) + 1), c["mean"], color=f"C{i}", linestyle=BATCH_STYLES[b],
-                              label=f"{init}, batch {b}")
+                              label=f"{BENCH_SHORT[init]}, batch {b}")
                     ax_b.xaxis.set_major_locator(outputs.plt.MaxNLocator(integer=True))
-        ax.set_title(f"batch {BENCH['batch']}: mean and min–max band over {seeds} seeds; "
-                     "★ published (PyTorch, 1 run)", fontsize=9)
-        ax_b.set_title("mean over seeds, by batch size (the study does not state its batch)", fontsize=9)
+        ax.set_title(f"batch {BENCH['batch']}: mean and min–max band over {seeds} seeds; stars: published", fontsize=9)
+        ax_b.set_title(f"mean over {seeds} seeds, by batch size (the study does not state its batch)", fontsize=9)
         for a in (ax, ax_b):
             a.set_xlabel("epoch")
             a.set_ylabel(ylabel)
-            a.legend(fontsize=7)
-        fig.suptitle(f"784-5×100-10 ReLU, SGD lr {BENCH['lr']} — {info['source']} ({info['n_train']:,}/"
-                     f"{info['n_test']:,})", fontsize=9)
+            a.grid(True, alpha=0.3)
+        handles = [h for h in ax.get_legend_handles_labels()[0] if not h.get_label().startswith("published")]
+        handles.append(plotting.published_key("init-bench (PyTorch, 1 run)", "star in its init's colour"))
+        plotting.legend_outside(ax, "below", handles=handles, ncol=2,
+                                title=f"ours: mean of {seeds} seeds, min–max band", title_fontsize=8)
+        plotting.legend_outside(ax_b, "below", ncol=4, fontsize=7)
+        fig.suptitle(f"init-bench figure {5 if key == 'train_loss' else 6} reproduced: 784-5×100-10 ReLU, SGD lr "
+                     f"{BENCH['lr']} — {info['source']} ({info['n_train']:,}/{info['n_test']:,})", fontsize=9)
         outputs.save_figure(fig, out / name)
 
 

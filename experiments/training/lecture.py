@@ -2,6 +2,7 @@
 import math
 
 from .. import _outputs as outputs
+from .. import _plotting as plotting
 from .._compare import in_band
 from .runs import TORCH_DEFAULT as _TORCH
 from .runs import band, complete, curve, runs_of, stats, task
@@ -135,27 +136,63 @@ def lecture_summary(records, test_shares):
     return {"final_test_acc": finals, "curves": curves, "diverged_runs": diverged, "verdicts": verdicts}
 
 
+#: the lecture's variants in words
+LECTURE_WORDS = {"default": "PyTorch default init", "zero_first": "first layer zero, ReLU",
+                 "all_zero": "all zero", "all_ones": "all ones (exact products)",
+                 "all_ones_blas_f32": "all ones (BLAS float32)", "zero_first_tanh": "first layer zero, tanh",
+                 "zero_first_sigmoid": "first layer zero, sigmoid",
+                 "zero_first_relu1": "first layer zero, ReLU with relu'(0) = 1",
+                 "default_sgd": "PyTorch default init, plain SGD",
+                 "zero_first_sgd": "first layer zero, ReLU, plain SGD"}
+
+
 def lecture_figure(summary, info, out, seeds):
-    fig, (ax, ax_l) = outputs.plt.subplots(1, 2, figsize=(13, 4.8))
-    for i, name in enumerate(LECTURE_VARIANTS):
-        c = summary["curves"][name]["test_acc"]
-        if c is not None:
-            band(ax, c, f"C{i}", name, linestyle="--" if "sgd" in name else "-")
+    """Test accuracy of every variant against the lecture's claims (a band per claimed range, a star for "≈ 10 %"),
+    on two zoomed axes (the nets that learn, the ones that do not) so that no curve hides another; the all-ones
+    losses on the right."""
+    fig = outputs.plt.figure(figsize=(17, 7.5))
+    grid = fig.add_gridspec(2, 3, width_ratios=[1.2, 0.62, 1], hspace=0.3, wspace=0.1)   # middle: the legends
+    ax_hi, ax_lo, ax_l = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[:, 2])
+    names = [n for n in LECTURE_VARIANTS if summary["curves"][n]["test_acc"] is not None]
+    learns = [n for n in names if summary["curves"][n]["test_acc"]["mean"][-1] > 0.5]
+    epochs = LECTURE["epochs"] if not names else len(summary["curves"][names[0]]["test_acc"]["mean"])
+    for group, ax in ((learns, ax_hi), ([n for n in names if n not in learns], ax_lo)):
+        for k, name in enumerate(group):   # identical curves stay visible: each later one narrower, on top
+            i = list(LECTURE_VARIANTS).index(name)
+            band(ax, summary["curves"][name]["test_acc"], f"C{i}", LECTURE_WORDS[name], seeds_in_label=False,
+                 linestyle="--" if "sgd" in name else "-",
+                 linewidth=1.2 + 4.5 * (len(group) - 1 - k) / max(1, len(group) - 1),
+                 alpha=0.9, zorder=2 + k)
+    x = [0.6, epochs + 0.4]
+    ax_hi.fill_between(x, 0.90, 0.95, color="C0", alpha=0.12, hatch="//", edgecolor="C0", linewidth=0,
+                       label="published, lecture: default init 90–95 %")
+    ax_lo.fill_between(x, 0.20, 0.40, color="C3", alpha=0.12, hatch="//", edgecolor="C3", linewidth=0,
+                       label="published, lecture: all ones 20–40 %")
+    plotting.published(ax_lo, [epochs], [0.10], "lecture", "all zero ≈ 10 %", color="C2")
+    lowest = min([0.85] + [min(summary["curves"][n]["test_acc"]["min"]) for n in learns])
+    ax_hi.set_ylim(lowest - 0.02, 0.985)
+    ax_lo.set_ylim(0.05, 0.45)
+    ax_hi.set_title("the nets that learn", fontsize=9)
+    ax_lo.set_title("the nets that do not (curves at one level drawn narrower on top of each other)", fontsize=9)
+    for ax in (ax_hi, ax_lo):
+        ax.set_xlim(*x)
+        ax.set_ylabel("test accuracy")
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+        plotting.legend_outside(ax, fontsize=7, title=f"ours: mean of {seeds} seeds, min–max band", title_fontsize=7)
     for name, color in (("all_ones", "C3"), ("all_ones_blas_f32", "C4")):
         for key, style in (("train_loss", "-"), ("test_loss", "--")):
             c = summary["curves"][name][key]
             if c is not None:
-                band(ax_l, c, color, f"{name} {key.replace('_', ' ')}", linestyle=style)
-    ax.set_ylabel("test accuracy")
-    ax.set_title(f"mean and min–max band over {seeds} seeds", fontsize=9)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(0.0, 0.62))
-    ax_l.set_yscale("log")
-    ax_l.set_ylabel("loss (log axis)")
-    ax_l.set_title("all ones: loss", fontsize=9)
-    ax_l.legend(fontsize=7)
-    for a in (ax, ax_l):
-        a.set_xlabel("epoch")
-    fig.suptitle(f"784-128-64-10, x→(x−0.1307)/0.3081, Adam lr {LECTURE['lr']} "
-                 f"(SGD lr {LECTURE['sgd_lr']} dashed), "
-                 f"batch {LECTURE['batch']} — {info['source']} ({info['n_train']:,}/{info['n_test']:,})", fontsize=9)
+                band(ax_l, c, color, f"{LECTURE_WORDS[name]}, {key.replace('_', ' ')}", linestyle=style,
+                     seeds_in_label=False)
+    plotting.log_axis(ax_l, "y", "cross-entropy loss")
+    ax_l.set_xlabel("epoch")
+    ax_l.set_title("all ones: the loss is still falling from ~200 (one unit per layer)", fontsize=9)
+    ax_l.grid(True, which="both", alpha=0.3)
+    plotting.legend_outside(ax_l, "below", fontsize=7, title=f"mean of {seeds} seeds, min–max band",
+                            title_fontsize=7)
+    fig.suptitle(f"lecture's demo reproduced: 784-128-64-10, x→(x−0.1307)/0.3081, Adam lr {LECTURE['lr']} "
+                 f"(plain SGD lr {LECTURE['sgd_lr']} dashed), batch {LECTURE['batch']} — {info['source']} "
+                 f"({info['n_train']:,}/{info['n_test']:,})", fontsize=9)
     outputs.save_figure(fig, out / "lecture_inits.png")

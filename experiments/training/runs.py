@@ -10,6 +10,7 @@ from npnet import data as npdata
 from npnet import probes
 
 from .. import _cli as cli, _outputs as outputs
+from .. import _plotting as plotting
 
 
 NORMALIZE = (0.1307, 0.3081)          # the lecture's transforms.Normalize((0.1307,), (0.3081,))
@@ -123,13 +124,14 @@ def at_epoch(runs, key, epoch):
     return stats([r[key][epoch - 1] for r in complete(runs)])
 
 
-def band(ax, c, color, label, linestyle="-", x=None):
-    """Mean line and a min–max band over seeds (x: epochs 1, 2, … unless given)."""
+def band(ax, c, color, label, linestyle="-", x=None, seeds_in_label=True, **line):
+    """Mean line and a min–max band over seeds (x: epochs 1, 2, … unless given); the label gets the seed count
+    (unless the legend's title says it)."""
     if x is None:
         x = np.arange(1, len(c["mean"]) + 1)
         ax.xaxis.set_major_locator(outputs.plt.MaxNLocator(integer=True))
-    ax.plot(x, c["mean"], color=color, linestyle=linestyle, label=label)
-    ax.fill_between(x, c["min"], c["max"], color=color, alpha=0.2, linewidth=0)
+    return plotting.ours(ax, x, c["mean"], c["min"], c["max"], label=label, seeds=c["n"] if seeds_in_label else None,
+                         color=color, linestyle=linestyle, **line)
 
 
 def study_data(args, progress, n_train, n_test, fallback=None):

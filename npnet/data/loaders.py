@@ -159,7 +159,11 @@ def validate_source(value: Union[str, os.PathLike], *, dataset: str = "mnist") -
                          f"{_valid_forms(spec)} (e.g. {local.DEBIAN_FASHION_DIR} from Debian's "
                          f"dataset-fashion-mnist)")
     path = Path(text).expanduser()
-    if not path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:   # e.g. a path part longer than the file system allows
+        raise ValueError(f"{spec.label} data source {text!r}: {exc.strerror or exc}") from None
+    if not is_dir:
         raise ValueError(f"unknown {spec.label} data source {text!r} (not a keyword and not a "
                          f"directory); valid sources: {_valid_forms(spec)}")
     find_idx_files(path)
