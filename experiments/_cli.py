@@ -9,6 +9,7 @@ when ``main`` returns (see ``experiments._outputs``).
 """
 import argparse
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -337,3 +338,17 @@ def _quiet_about_interrupts(hook):
 def _fail(line, code):
     print(line, file=sys.stderr)
     return code
+
+
+def replot(out, name, draw, progress):
+    """``--replot``: redraw an experiment's figures with ``draw(result, out)`` from the ``<name>.json`` already in
+    ``out``, training nothing (for experiments whose JSON holds everything their figures show)."""
+    path = out / f"{name}.json"
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+        draw(result, out)
+    except FileNotFoundError:
+        raise UsageError(f"--replot needs {path}: run the experiment first") from None
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise UsageError(f"--replot: {path} is not this experiment's output ({type(exc).__name__}: {exc})") from None
+    progress(f"redrew the figures of {path}")

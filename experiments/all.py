@@ -34,6 +34,8 @@ EXPERIMENTS = [
     "depth",
     "training",
     "phase",
+    "glorot2010",
+    "he2015",
     "bench",
 ]
 #: left out of --quick, with the reason (printed)

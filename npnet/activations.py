@@ -1,8 +1,9 @@
 """Activation functions f and their derivatives f', in name → function tables.
 
-Each derivative says which argument it takes: ``sigmoid_grad`` and ``tanh_grad`` take the *output* a = f(z),
-because a(1 − a) and 1 − a² are cheaper than recomputing f; ``relu_grad`` and ``identity_grad`` take the
-*pre-activation* z, because ReLU's derivative must look at the sign of z (a = 0 cannot tell z = 0 from z < 0).
+Each derivative says which argument it takes: ``sigmoid_grad``, ``tanh_grad`` and ``softsign_grad`` take the
+*output* a = f(z), because a(1 − a), 1 − a² and (1 − |a|)² are cheaper than recomputing f; ``relu_grad`` and
+``identity_grad`` take the *pre-activation* z, because ReLU's derivative must look at the sign of z (a = 0 cannot
+tell z = 0 from z < 0).
 
 ReLU is not differentiable at z = 0. Its derivative there is a convention: ``relu_grad(z, at_zero=0.0)``
 follows PyTorch (relu'(0) = 0); pass ``at_zero=1.0`` for the other common choice. The symmetry experiment shows
@@ -47,6 +48,26 @@ def tanh_grad(a, out=None):
         return 1.0 - a * a
     np.multiply(a, a, out=out)
     return np.subtract(1.0, out, out=out)
+
+
+def softsign(z, out=None):
+    """softsign(z) = z / (1 + |z|) (Glorot & Bengio 2010): like tanh, odd, in (−1, 1), slope 1 at 0, but it
+    approaches ±1 polynomially (1 − |a| = 1/(1 + |z|)) rather than exponentially, so it saturates more gently."""
+    if out is None:
+        return z / (1.0 + np.abs(z))
+    np.abs(z, out=out)
+    out += 1.0
+    return np.divide(z, out, out=out)
+
+
+def softsign_grad(a, out=None):
+    """softsign'(z) = 1 / (1 + |z|)² written in the output a = softsign(z):  1 + |z| = 1 / (1 − |a|), so
+    softsign' = (1 − |a|)²; at most 1, at z = 0."""
+    if out is None:
+        return (1.0 - np.abs(a)) ** 2
+    np.abs(a, out=out)
+    np.subtract(1.0, out, out=out)
+    return np.multiply(out, out, out=out)
 
 
 def relu(z, out=None):
@@ -95,11 +116,12 @@ def selu(z):
 
 
 #: name → f(z, out=None); ``out`` is an optional array to write the result into (the layers reuse one)
-ACTIVATIONS = {"sigmoid": sigmoid, "tanh": tanh, "relu": relu, "identity": identity}
+ACTIVATIONS = {"sigmoid": sigmoid, "tanh": tanh, "softsign": softsign, "relu": relu, "identity": identity}
 #: name → (f'(arg, out=None), which argument f' takes: "a" the output or "z" the pre-activation)
 DERIVATIVES = {
     "sigmoid": (sigmoid_grad, "a"),
     "tanh": (tanh_grad, "a"),
+    "softsign": (softsign_grad, "a"),
     "relu": (relu_grad, "z"),
     "identity": (identity_grad, "z"),
 }
@@ -113,11 +135,12 @@ def check_name(name):
 def saturated(name, a, tol=0.01):
     """Boolean mask of saturated outputs (where f' is nearly 0 because |z| is large), or None.
 
-    sigmoid: a < tol or a > 1 − tol;  tanh: |a| > 1 − tol.  ReLU and identity do not saturate this way
+    sigmoid: a < tol or a > 1 − tol;  tanh and softsign: |a| > 1 − tol (for softsign that is |z| > 1/tol − 1,
+    far out: it saturates late).  ReLU and identity do not saturate this way
     (a dead ReLU is reported as 'fraction of zeros' instead), so they return None.
     """
     if name == "sigmoid":
         return (a < tol) | (a > 1.0 - tol)
-    if name == "tanh":
+    if name in ("tanh", "softsign"):
         return np.abs(a) > 1.0 - tol
     return None

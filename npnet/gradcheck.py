@@ -1,47 +1,39 @@
-"""Gradient checking: backprop's gradients against finite differences (the tests and the experiments use this).
+"""Gradient checking: backprop's gradient g against a difference quotient n, entry by entry.
 
-The analytic gradient g from backprop is compared, entry by entry, with a difference quotient n.
-
-  ``check(net, X, y)``            a whole network → ``Report``: one ``ParamReport`` per parameter, ``.passed``,
+  ``difference``                  the finite-difference core: one coordinate's quotient (all below use it)
+  ``numerical_gradient``          the quotient of any f() with respect to every entry of an array
+  ``check(net, X, y)``            a whole network → ``Report``: a ``ParamReport`` per parameter, ``.passed``,
                                   ``.rel_errors`` ({name: max relative error}), ``str(report)`` a readable table
   ``check_layer``, ``check_loss`` one layer's or loss's backward → ``compare``'s dict (per input for a layer)
-  ``numerical_gradient``          the difference quotient of any f() with respect to an array
 
 Stencils (``order``):
   order 2:  n = (f(θ+h) − f(θ−h)) / 2h                                    truncation error O(h²)
   order 4:  n = (−f(θ+2h) + 8f(θ+h) − 8f(θ−h) + f(θ−2h)) / 12h            truncation error O(h⁴)
   forward:  n = (f(θ+h) − f(θ)) / h   (``forward_difference``)           truncation error O(h)
-Round-off adds ~ε·|f|/h to all of them: f is only known to ~ε·|f|, and the difference quotient divides that by h.
-The order-2 optimum (h ≈ ε^(1/3) ≈ 1e-5 in float64) leaves ~1e-7 relative error on small gradient entries; order 4
-at h = 1e-3 gets ~1e-9, which is why it is the default. float32 (ε ≈ 1.2e-7) cannot get below ~1e-3 on its
-smallest entries whatever the stencil: ε·|f|/h is ~1e-5 at the best h, and an entry of 1e-3 makes that 1e-2
-relative. ``check`` therefore checks a float32 network on a float64 copy (with a ``PrecisionWarning``).
+Round-off adds ~ε·|f|/h to all of them (f is only known to ~ε·|f|). The order-2 optimum (h ≈ ε^(1/3) ≈ 1e-5 in
+float64) leaves ~1e-7 relative error on small entries; order 4 at h = 1e-3 gets ~1e-9, hence the default. float32
+(ε ≈ 1.2e-7) cannot get below ~1e-3 on its smallest entries whatever the stencil, so ``check`` checks a float32
+network on a float64 copy (with a ``PrecisionWarning``).
 
-The complex step  n = Im f(θ + ih) / h  (``ComplexStep``) subtracts nothing, so it has no cancellation error:
-h = 1e-20 gives the derivative to machine precision. It needs f to be analytic, so only smooth networks
-(sigmoid, tanh, identity) qualify; it runs ``npnet.reference``'s forward functions on complex copies of the
-parameters, an independent second implementation of the forward pass.
+The complex step n = Im f(θ + ih) / h subtracts nothing: ``npnet.complexstep`` (``ComplexStep`` here too).
 
-Two ways to compare:
-  ``rel_error``   CS231n's |g − n| / max(|g| + |n|, tiny): what tables report. It blows up to ~1 when both g and n
-                  are ≈ 0 (say 1e-17 against 3e-13), which is agreement, not an error.
+Two ways to compare:  ``rel_error``, CS231n's |g − n| / max(|g| + |n|, tiny), is what tables report; it is ~1 when
+                  both g and n are ≈ 0 (say 1e-17 against 3e-13), which is agreement, not an error.
   ``check``       passes a coordinate when |g − n| ≤ atol + rtol·|n| + r, like ``numpy.isclose`` plus r, the
-                  difference quotient's own round-off bound 2ε·|f|·Σ|stencil coefficients| (``roundoff_allowance``).
+                  quotient's own round-off bound 2ε·|f|·Σ|stencil coefficients| (``roundoff_allowance``); NaN fails.
 
-ReLU kinks: where a perturbation moves a ReLU pre-activation across 0 the difference quotient straddles the
-kink; ``check`` detects those coordinates and resolves them (smaller steps, then a subgradient test). Why and how:
-docs/BACKPROP.md, "Gradient checking at ReLU kinks".
-
-Every perturbed entry is restored in ``finally``, so an exception never leaves a network modified.
+ReLU kinks: where a perturbation moves a ReLU pre-activation across 0 the quotient straddles the kink; ``check``
+detects those coordinates and resolves them (smaller steps, then a subgradient test): docs/BACKPROP.md, "Gradient
+checking at ReLU kinks". Every perturbed entry is restored in ``finally``: an exception never leaves a net modified.
 """
-import copy
 import dataclasses
 import warnings
 
 import numpy as np
 
-from . import _validate, losses, reference
-from .layers import Activation, Dense
+from . import _validate, losses
+from .complexstep import ComplexStep, complex_step_gradient  # noqa: F401  (the complex step, re-exported)
+from .network import require_network
 
 #: order → ([(offset k, weight w_k)], denominator): n = Σ_k w_k (f(θ + k h) − f(θ − k h)) / (denominator · h).
 #: Each pair is differenced first, so a coordinate that does not change f gives exactly 0 (not ~ε·|f|).
@@ -50,28 +42,20 @@ DEFAULT_STEP = {(np.dtype(np.float64), 2): 1e-5, (np.dtype(np.float64), 4): 1e-3
                 (np.dtype(np.float32), 2): 1e-2, (np.dtype(np.float32), 4): 3e-2}
 TINY = 1e-12
 
-#: dtype checked in → (atol, rtol). The tolerance is atol + rtol·|n| plus the difference quotient's own round-off
-#: (see ROUNDOFF_EPS), so these only need to cover what that estimate misses. float64: order 4 at h = 1e-3 is good to
-#: ~1e-12 absolute and ~1e-9 relative, so any real bug (wrong by O(1) relative) still fails by orders of magnitude.
-#: float32: the truncation error at h = 3e-2 and the coarse round-off estimate leave ~1e-3 relative; calibrated so
-#: that correct nets pass with room (worst error/allowed ≈ 0.4 over 90 random small nets).
+#: dtype checked in → (atol, rtol), on top of the quotient's own round-off (ROUNDOFF_FACTOR). float64: order 4 at
+#: h = 1e-3 is good to ~1e-12 absolute, ~1e-9 relative, so a real bug (O(1) relative) fails by orders of magnitude.
+#: float32: truncation at h = 3e-2 and the coarse round-off estimate leave ~1e-3 relative; calibrated so that
+#: correct nets pass with room (worst error/allowed ≈ 0.4 over 90 random small nets).
 DEFAULT_TOLERANCE = {np.dtype(np.float64): (1e-8, 1e-5), np.dtype(np.float32): (1e-5, 1e-2)}
-#: dtype → smallest step of the kink ladder, ≈ √ε rounded: below it a one-sided difference's round-off (∝ ε·|f|/s)
-#: outgrows its truncation error (∝ s·|f''|). In float32 a coarser floor leaves several kinks inside the smallest
-#: step too often (measured: 1 correct net in 30 failed with 3e-3, none with 3e-4).
+#: dtype → smallest step of the kink ladder, ≈ √ε: below it a one-sided difference's round-off (∝ ε·|f|/s) outgrows
+#: its truncation error (∝ s·|f''|). float32 with 3e-3: 1 correct net in 30 failed (too many kinks inside); 3e-4: none.
 KINK_MIN_STEP = {np.dtype(np.float64): 1e-7, np.dtype(np.float32): 3e-4}
 KINK_SHRINK = 10          # the ladder divides the step by this per rung
-#: f is computed with a relative error of at most about this many ε (measured on small nets: ≤ 1.5 ε), so a
-#: difference quotient Σ c_k f(θ + k s) carries a round-off error up to ROUNDOFF_EPS·ε·|f|·Σ|c_k|, added to the
-#: tolerance
-ROUNDOFF_EPS = 2.0
-KINK_MODES = ("subgradient", "skip", "ignore")
-PRECISIONS = ("float64", "native")
-
-# what was compared at a coordinate
-SMOOTH, RESOLVED, AT_KINK, SKIPPED = "smooth", "kink-resolved", "at-kink", "skipped"
-#: activations whose formulas are analytic, so that the complex step applies
-ANALYTIC = ("sigmoid", "tanh", "identity")
+#: f is computed to within about this factor times ε·|f| (measured on small nets: ≤ 1.5), so a quotient
+#: Σ c_k f(θ + k s) carries a round-off error up to ROUNDOFF_FACTOR·ε·|f|·Σ|c_k|, added to the tolerance
+ROUNDOFF_FACTOR = 2.0
+KINK_MODES, PRECISIONS = ("subgradient", "skip", "ignore"), ("float64", "native")
+SMOOTH, RESOLVED, AT_KINK, SKIPPED = "smooth", "kink-resolved", "at-kink", "skipped"   # how a coordinate was compared
 
 
 class PrecisionWarning(UserWarning):
@@ -79,52 +63,44 @@ class PrecisionWarning(UserWarning):
 
 
 def rel_error(analytic, numeric, tiny=TINY):
-    """Elementwise |a − n| / max(|a| + |n|, tiny)."""
-    a = np.asarray(analytic, dtype=np.float64)
-    n = np.asarray(numeric, dtype=np.float64)
-    return np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), tiny)
-
-
-def _check_order(order):
-    if order not in _STENCILS:
-        raise ValueError(f"order must be 2 or 4, got {order!r}")
+    """Elementwise |a − n| / max(|a| + |n|, tiny): 0 where a = n (also 0 = 0 with tiny = 0), NaN where either is NaN."""
+    tiny = _validate.in_interval("tiny", tiny, 0.0, np.inf)
+    a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
+    diff = np.abs(a - n)
+    return np.divide(diff, np.maximum(np.abs(a) + np.abs(n), tiny), out=np.zeros_like(diff), where=diff != 0)
 
 
 def _step(x, h, order):
-    """``h``, or the default step for ``x``'s dtype and the stencil order."""
-    _check_order(order)
+    """``h``, or the default step for ``x``'s dtype and the stencil order (which is checked)."""
+    if order not in _STENCILS:
+        raise ValueError(f"order must be 2 or 4, got {order!r}")
     return DEFAULT_STEP[(np.dtype(x.dtype), order)] if h is None else h
 
 
-def _stencil_values(f, x, idx, h, order):
-    """{k: f() with x[idx] = θ + k·h} for the stencil's offsets ±k; ``x[idx]`` is restored even on error."""
-    pairs, _ = _STENCILS[order]
-    original = x[idx]
-    values = {}
+def difference(f, x, idx, h, order=4):
+    """The finite-difference core: (n, {±k: f(θ ± kh)}), n = Σ_k w_k (f(θ + kh) − f(θ − kh)) / (denominator·h) over
+    the ``order``'s stencil, θ = x[idx] set in place and restored even on error.
+
+    Each pair is differenced first, so a coordinate that does not change f gives exactly 0 (not ~ε·|f|).
+    """
+    _step(x, h, order)                                   # checks the order
+    pairs, denominator = _STENCILS[order]
+    original, values, total = x[idx], {}, 0.0
     try:
-        for k, _ in pairs:
+        for k, weight in pairs:
             x[idx] = original + k * h
             values[k] = f()
             x[idx] = original - k * h
             values[-k] = f()
+            total += weight * (values[k] - values[-k])
     finally:
         x[idx] = original
-    return values
-
-
-def _central(values, h, order):
-    """The central difference from ``_stencil_values`` output (floats)."""
-    pairs, denominator = _STENCILS[order]
-    total = 0.0
-    for k, weight in pairs:
-        total += weight * (values[k] - values[-k])
-    return total / (denominator * h)
+    return total / (denominator * h), values
 
 
 def partial_derivative(f, x, idx, h, order=4):
     """∂f/∂x[idx] by a central difference of the given order; ``x[idx]`` is restored even on error."""
-    _check_order(order)
-    return _central(_stencil_values(lambda: float(f()), x, idx, h, order), h, order)
+    return difference(lambda: float(f()), x, idx, h, order)[0]
 
 
 def forward_difference(f, x, idx, h, f0=None):
@@ -140,57 +116,36 @@ def forward_difference(f, x, idx, h, f0=None):
 
 
 def numerical_gradient(f, x, h=None, order=4):
-    """Central-difference gradient of the scalar function ``f()`` with respect to the array ``x`` (float64 result).
-
-    ``f`` takes no arguments and reads ``x``, which is perturbed in place one entry at a time and always restored.
-    ``x`` must be a float array (TypeError otherwise): an integer array cannot hold x ± h.
-    """
+    """Central-difference gradient (float64) of ``f()``, which takes no arguments and reads the float array ``x``;
+    ``x`` is perturbed in place one entry at a time and always restored (an integer array cannot hold x ± h)."""
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
-        raise TypeError(f"x must be a float numpy array (perturbed in place), got "
-                        f"{type(x).__name__ if not isinstance(x, np.ndarray) else f'dtype {x.dtype}'}")
+        got = f"dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(f"x must be a float numpy array (perturbed in place), got {got}")
     h = _step(x, h, order)
-    grad = np.zeros(x.shape, dtype=np.float64)
-    for idx in np.ndindex(x.shape):
-        grad[idx] = partial_derivative(f, x, idx, h, order)
-    return grad
+    return np.array([partial_derivative(f, x, idx, h, order) for idx in np.ndindex(x.shape)]).reshape(x.shape)
 
 
 def roundoff_allowance(dtype, f0, step, order=4):
-    """Bound on a central difference's round-off error: ROUNDOFF_EPS·ε·|f(θ)|·Σ|stencil coefficients| / step."""
-    pairs, denominator = _STENCILS[order]
-    gain = 2 * sum(abs(w) for _, w in pairs) / denominator
-    return ROUNDOFF_EPS * float(np.finfo(dtype).eps) * abs(float(f0)) * gain / step
-
-
-def _relu_inputs(net):
-    return [layer._Z for layer in net.layers if getattr(layer, "name", None) == "relu"]
+    """Bound on a central difference's round-off error: ROUNDOFF_FACTOR·ε·|f(θ)|·Σ|stencil coefficients| / step."""
+    gain = 2 * sum(abs(w) for _, w in _STENCILS[order][0]) / _STENCILS[order][1]
+    return ROUNDOFF_FACTOR * float(np.finfo(dtype).eps) * abs(float(f0)) * gain / step
 
 
 def float64_copy(net):
     """A deep copy of ``net`` computing in float64 (parameters converted exactly; layer classes kept)."""
-    twin = copy.deepcopy(net)
-    for layer in twin.dense:
-        layer.dtype = np.float64
-        layer.W, layer.b = layer.W.astype(np.float64), layer.b.astype(np.float64)
-        layer.dW, layer.db = np.zeros_like(layer.W), np.zeros_like(layer.b)
-        layer._X = None
-    twin.dtype = np.float64
-    return twin
+    return net.astype(np.float64)
 
 
 @dataclasses.dataclass
 class ParamReport:
     """The check of one parameter array.
 
-    max_rel_error, max_abs_error : CS231n relative error and |g − n| over the smooth coordinates (central
-        difference at h crossing no kink); kink coordinates are reported by the counts below.
-    n_kink : coordinates whose stencil at h crossed a ReLU kink; of these ``n_resolved`` were compared at a smaller
-        step that crosses none, ``n_at_kink`` got the subgradient (one-sided interval) test, ``n_skipped`` were left
-        out (``kinks="skip"``).
-    n_failures, n_kink_failures : smooth / kink coordinates outside the tolerance.
-    worst : up to ``n_worst`` coordinates, largest ``ratio`` = error / allowed first (ratio > 1 fails), each a dict
-        with index, kind, analytic, numeric (or the one-sided interval), abs_error, allowed, ratio, step.
-    max_rel_index : the coordinate of ``max_rel_error``.
+    max_rel_error (at ``max_rel_index``), max_abs_error : over the smooth coordinates (central difference at h
+        crossing no kink). n_kink : coordinates whose stencil at h crossed a ReLU kink; of these ``n_resolved`` were
+        compared at a smaller step crossing none, ``n_at_kink`` got the subgradient (one-sided interval) test,
+        ``n_skipped`` were left out (``kinks="skip"``). n_failures, n_kink_failures : smooth / kink coordinates
+        outside the tolerance. worst : up to ``n_worst`` coordinates, largest ``ratio`` = error / allowed first,
+        each a dict with index, kind, analytic, numeric (or the one-sided interval), abs_error, allowed, ratio, step.
     """
 
     name: str
@@ -206,9 +161,7 @@ class ParamReport:
     worst: list
     max_rel_index: tuple
 
-    @property
-    def passed(self):
-        return self.n_failures == 0 and self.n_kink_failures == 0
+    passed = property(lambda self: self.n_failures == 0 and self.n_kink_failures == 0)
 
     def to_dict(self):
         """JSON-ready dict (adds ``passed``)."""
@@ -217,11 +170,8 @@ class ParamReport:
 
 
 class Report(dict):
-    """``check``'s result: parameter name → ``ParamReport``, plus the settings used.
-
-    Attributes: ``dtype`` (what the check computed in), ``net_dtype``, ``h``, ``order``, ``atol``, ``rtol``,
-    ``kinks``; ``passed`` is True when every parameter passed.
-    """
+    """``check``'s result: parameter name → ``ParamReport``, and the settings as attributes: ``dtype`` (what the
+    check computed in), ``net_dtype``, ``h``, ``order``, ``atol``, ``rtol``, ``kinks``."""
 
     def __init__(self, params, **settings):
         super().__init__((p.name, p) for p in params)
@@ -229,22 +179,11 @@ class Report(dict):
         for key, value in settings.items():
             setattr(self, key, value)
 
-    @property
-    def passed(self):
-        return all(p.passed for p in self.values())
-
-    @property
-    def max_rel_error(self):
-        return max((p.max_rel_error for p in self.values()), default=0.0)
-
-    @property
-    def max_abs_error(self):
-        return max((p.max_abs_error for p in self.values()), default=0.0)
-
-    @property
-    def rel_errors(self):
-        """{parameter name: max relative error}: the one-line summary, e.g. {"fc1.W": 3e-10, …}."""
-        return {name: p.max_rel_error for name, p in self.items()}
+    passed = property(lambda self: all(p.passed for p in self.values()))
+    max_rel_error = property(lambda self: max((p.max_rel_error for p in self.values()), default=0.0))
+    max_abs_error = property(lambda self: max((p.max_abs_error for p in self.values()), default=0.0))
+    #: {parameter name: max relative error}: the one-line summary, e.g. {"fc1.W": 3e-10, …}
+    rel_errors = property(lambda self: {name: p.max_rel_error for name, p in self.items()})
 
     def total(self, field):
         """Sum of an integer field (e.g. "n_kink", "n_kink_failures") over the parameters."""
@@ -271,15 +210,54 @@ class Report(dict):
         return "\n".join(lines)
 
 
-def _work_net(net, precision):
-    _validate.choice("precision", precision, PRECISIONS)
-    if precision == "float64" and net.dtype != np.float64:
-        warnings.warn(f"checking a float64 copy of this {np.dtype(net.dtype).name} network: in "
-                      f"{np.dtype(net.dtype).name} the round-off of f (ε·|f|/h) swamps the differences; the network "
-                      "itself is not modified (pass precision='native' to check in its own dtype)",
-                      PrecisionWarning, stacklevel=3)
-        return float64_copy(net)
-    return net
+class _Loss:
+    """f() = the loss at (X, y); ``crossed``: a ReLU input changed sign from the first evaluation since ``at`` began."""
+
+    def __init__(self, net, loss_fn, X, y):
+        self.net, self.loss_fn, self.X, self.y = net, loss_fn, X, y
+        self.relus = [layer for layer in net.layers if getattr(layer, "name", None) == "relu"]
+        self.signs, self.crossed = None, False
+        self.f0 = self()
+        self.signs = [np.sign(layer._Z) for layer in self.relus]
+
+    def __call__(self):
+        value = float(self.loss_fn.forward(self.net.forward(self.X), self.y))
+        if self.signs is not None:
+            self.crossed |= any(not np.array_equal(np.sign(r._Z), s) for r, s in zip(self.relus, self.signs))
+        return value
+
+    def at(self, x, idx, step, order):
+        """(central difference, whether its stencil crossed a kink, {±k: f(θ ± k·step)})."""
+        self.crossed = False
+        n, values = difference(self, x, idx, step, order)
+        return n, self.crossed, values
+
+
+def _coordinate(f, x, idx, g, h, order, kinks, atol, rtol, dtype):
+    """One coordinate: (kind, numeric (at a kink the one-sided interval), |error|, allowed, step, crossed at h)."""
+    n, crossed, values = f.at(x, idx, h, order)
+    crossed_at_h, step = crossed, h
+    if crossed and kinks == "skip":
+        return SKIPPED, 0.0, 0.0, 1.0, h, True
+    if crossed and kinks == "subgradient":
+        while crossed and step / KINK_SHRINK >= KINK_MIN_STEP[dtype] * (1 - 1e-9):
+            step /= KINK_SHRINK
+            n, crossed, values = f.at(x, idx, step, order)
+        if crossed:          # within the smallest step of the kink: g must be a subgradient
+            if order == 2:   # the truncation estimate below needs f(θ ± 2s) too
+                values = f.at(x, idx, step, 4)[2]
+            f0, noise = f.f0, ROUNDOFF_FACTOR * float(np.finfo(dtype).eps) * abs(f.f0)   # one evaluation's error
+            left, right = (f0 - values[-1]) / step, (values[1] - f0) / step
+            lo, hi = min(left, right), max(left, right)
+            # each one-sided difference is off by ≈ s·|f''|/2 (f'' on its own side of the kink) + round-off 2·noise/s
+            curvature = max(abs(values[2] - 2 * values[1] + f0), abs(values[-2] - 2 * values[-1] + f0))
+            allowed = atol + rtol * max(abs(lo), abs(hi)) + curvature / (2 * step) + 2 * noise / step
+            return AT_KINK, (lo, hi), max(lo - g, g - hi, 0.0), allowed, step, True
+        kind = RESOLVED
+    else:
+        kind = SMOOTH
+    allowed = atol + rtol * abs(n) + roundoff_allowance(dtype, f.f0, step, order)
+    return kind, n, abs(g - n), allowed, step, crossed_at_h
 
 
 def check(net, X, y, loss="softmax_cross_entropy", *, h=None, order=4, atol=None, rtol=None, precision="float64",
@@ -293,123 +271,75 @@ def check(net, X, y, loss="softmax_cross_entropy", *, h=None, order=4, atol=None
     order : 2 or 4, the central stencil
     atol, rtol : a coordinate passes when |g − n| ≤ atol + rtol·|n| + round-off bound (default
         ``DEFAULT_TOLERANCE``); at a kink, when g is within that distance (with |n| = max(|L|, |R|), plus the
-        one-sided differences' truncation estimate) of [min(L, R), max(L, R)]
+        one-sided differences' truncation estimate) of [min(L, R), max(L, R)]; a NaN error fails
     precision : "float64" (default) checks a float32 network on a float64 copy, warning ``PrecisionWarning``, and
         leaves ``net`` untouched; "native" checks in the network's own dtype
     kinks : "subgradient" (default) resolves kink-crossing coordinates (docs/BACKPROP.md §4.1); "skip" leaves
         them out (counting them); "ignore" compares them like any other coordinate (what a naive checker does)
-    n_worst : how many worst coordinates each ``ParamReport`` lists
+    n_worst : how many worst coordinates (>= 0) each ``ParamReport`` lists
+    tiny : the floor of the relative error's denominator (finite, >= 0; see ``rel_error``)
 
     With ``precision="native"`` the network's parameter values are restored bitwise; its gradients hold the
     analytic gradient at X afterwards.
     """
+    require_network(net)
     _validate.choice("kinks", kinks, KINK_MODES)
     if h is not None:
         _validate.positive_float("h", h)
-    work = _work_net(net, precision)
+    n_worst = _validate.nonnegative_int("n_worst", n_worst)
+    rel_error(0.0, 0.0, tiny)            # checks tiny
+    work = net
+    if _validate.choice("precision", precision, PRECISIONS) == "float64" and net.dtype != np.float64:
+        name = np.dtype(net.dtype).name
+        warnings.warn(f"checking a float64 copy of this {name} network: in {name} the round-off of f (ε·|f|/h) "
+                      "swamps the differences; the network itself is not modified (pass precision='native' to check "
+                      "in its own dtype)", PrecisionWarning, stacklevel=2)
+        work = net.astype(np.float64)
     dtype = np.dtype(work.dtype)
+    h0 = _step(work, h, order)
     default_atol, default_rtol = DEFAULT_TOLERANCE[dtype]
     atol = default_atol if atol is None else _validate.in_interval("atol", atol, 0.0, np.inf)
     rtol = default_rtol if rtol is None else _validate.in_interval("rtol", rtol, 0.0, np.inf)
     loss_fn = losses.get(loss)
     X = _validate.finite("X", _validate.batch("X", X, work.in_features, work.dtype))
-    base_signs = []
-
-    def objective():
-        """(loss at the current parameters, whether any ReLU input changed sign from the base point)."""
-        value = float(loss_fn.forward(work.forward(X), y))
-        crossed = any(not np.array_equal(np.sign(z), s0) for z, s0 in zip(_relu_inputs(work), base_signs))
-        return value, crossed
-
-    f0, _ = objective()
-    base_signs = [np.sign(z) for z in _relu_inputs(work)]
-    work.backward(loss_fn.backward())
-    analytic = {p.name: p.grad.astype(np.float64) for p in work.parameters()}
-    h0 = _step(work, h, order)
-    min_step = KINK_MIN_STEP[dtype]
-    noise = ROUNDOFF_EPS * float(np.finfo(dtype).eps) * abs(f0)   # the error of one evaluation of f
-
-    def at(p, idx, step, order=order):
-        """(central difference, whether the stencil crossed a kink, the stencil's loss values) at ``step``."""
-        values = _stencil_values(objective, p.value, idx, step, order)
-        losses_ = {k: v for k, (v, _) in values.items()}
-        return _central(losses_, step, order), any(c for _, c in values.values()), losses_
-
+    f = _Loss(work, loss_fn, X, y)
+    work.backward(loss_fn.backward(), need_dX=False)        # the analytic gradients; the forwards below keep them
     reports = []
     for p in work.parameters():
-        g = analytic[p.name]
-        numeric = np.zeros(g.shape)
-        error = np.zeros(g.shape)
-        allowed = np.ones(g.shape)
-        kind = np.full(g.shape, SMOOTH, dtype=object)
-        crossed_at_h = np.zeros(g.shape, dtype=bool)
-        step_used = np.full(g.shape, h0)
-        interval = {}
-        for idx in np.ndindex(g.shape):
-            n, crossed, values = at(p, idx, h0)
-            crossed_at_h[idx] = crossed
-            step = h0
-            if crossed and kinks == "skip":
-                kind[idx] = SKIPPED
-                continue
-            if crossed and kinks == "subgradient":
-                while crossed and step / KINK_SHRINK >= min_step * (1 - 1e-9):
-                    step /= KINK_SHRINK
-                    n, crossed, values = at(p, idx, step)
-                step_used[idx] = step
-                kind[idx] = AT_KINK if crossed else RESOLVED
-                if crossed:          # within the smallest step of the kink: g must be a subgradient
-                    if order == 2:   # the truncation estimate below needs f(θ ± 2s) too
-                        values = at(p, idx, step, order=4)[2]
-                    left, right = (f0 - values[-1]) / step, (values[1] - f0) / step
-                    lo, hi = min(left, right), max(left, right)
-                    # each one-sided difference is off by ≈ s·|f''|/2 (f'' from the second difference on its own
-                    # side of the kink) plus round-off 2·noise/s
-                    curvature = max(abs(values[2] - 2 * values[1] + f0), abs(values[-2] - 2 * values[-1] + f0))
-                    interval[idx] = (lo, hi)
-                    numeric[idx] = right
-                    error[idx] = max(lo - g[idx], g[idx] - hi, 0.0)
-                    allowed[idx] = (atol + rtol * max(abs(lo), abs(hi)) + curvature / (2 * step)
-                                    + 2 * noise / step)
-                    continue
-            numeric[idx] = n
-            error[idx] = abs(g[idx] - n)
-            allowed[idx] = atol + rtol * abs(n) + roundoff_allowance(dtype, f0, step, order)
-        reports.append(_param_report(p.name, g, numeric, error, allowed, kind, crossed_at_h, step_used, interval,
-                                     n_worst, tiny))
-    objective()                      # leave the caches describing the unperturbed point
+        g = p.grad.astype(np.float64)
+        rows = [_coordinate(f, p.value, i, g[i], h0, order, kinks, atol, rtol, dtype) for i in np.ndindex(g.shape)]
+        reports.append(_param_report(p.name, g, rows, n_worst, tiny))
+    f()                      # leave the caches describing the unperturbed point
     return Report(reports, dtype=dtype.name, net_dtype=np.dtype(net.dtype).name, h=float(h0), order=order,
                   atol=atol, rtol=rtol, kinks=kinks)
 
 
-def _param_report(name, g, numeric, error, allowed, kind, crossed_at_h, step_used, interval, n_worst, tiny):
-    smooth = kind == SMOOTH
-    kinked = (kind == RESOLVED) | (kind == AT_KINK)
+def _param_report(name, g, rows, n_worst, tiny):
+    """A ``ParamReport`` from ``_coordinate``'s rows (kind, numeric, error, allowed, step, crossed), in index order."""
+    kind = np.array([r[0] for r in rows], dtype=object).reshape(g.shape)
+    numeric = np.array([r[1][1] if r[0] == AT_KINK else r[1] for r in rows]).reshape(g.shape)   # right one-sided
+    error, allowed, step_used, crossed_at_h = (np.array([r[i] for r in rows]).reshape(g.shape) for i in (2, 3, 4, 5))
+    smooth, kinked = kind == SMOOTH, (kind == RESOLVED) | (kind == AT_KINK)
     rel = np.where(smooth, rel_error(g, numeric, tiny), 0.0)
     ratio = np.where(kind == SKIPPED, -1.0, error / allowed)
-    fail = ratio > 1.0
-    max_rel_index = np.unravel_index(int(np.argmax(rel)), rel.shape) if rel.size else ()
-    order = np.argsort(-ratio, axis=None, kind="stable")[:n_worst]
+    fail = ~(ratio <= 1.0)                             # NaN fails: a check that passes on NaN proves nothing
     worst = []
-    for flat in order:
-        idx = np.unravel_index(int(flat), g.shape)
-        if kind[idx] == SKIPPED:
+    for flat in np.argsort(-np.where(np.isnan(ratio), np.inf, ratio), axis=None, kind="stable")[:n_worst]:
+        idx, row = np.unravel_index(int(flat), g.shape), rows[int(flat)]
+        if row[0] == SKIPPED:
             break
-        worst.append({"index": [int(i) for i in idx], "kind": kind[idx], "analytic": float(g[idx]),
-                      "numeric": [float(v) for v in interval[idx]] if idx in interval else float(numeric[idx]),
+        worst.append({"index": [int(i) for i in idx], "kind": row[0], "analytic": float(g[idx]),
+                      "numeric": [float(v) for v in row[1]] if row[0] == AT_KINK else float(row[1]),
                       "abs_error": float(error[idx]), "allowed": float(allowed[idx]), "ratio": float(ratio[idx]),
                       "step": float(step_used[idx])})
+    count = np.count_nonzero
     return ParamReport(
-        name=name, shape=tuple(g.shape),
-        max_rel_error=float(rel.max()) if rel.size else 0.0,
-        max_abs_error=float(np.max(np.where(smooth, error, 0.0))) if rel.size else 0.0,
-        n_kink=int(np.count_nonzero(crossed_at_h)),
-        n_resolved=int(np.count_nonzero(kind == RESOLVED)),
-        n_at_kink=int(np.count_nonzero(kind == AT_KINK)),
-        n_skipped=int(np.count_nonzero(kind == SKIPPED)),
-        n_failures=int(np.count_nonzero(fail & smooth)),
-        n_kink_failures=int(np.count_nonzero(fail & kinked)),
-        worst=worst, max_rel_index=tuple(int(i) for i in max_rel_index))
+        name=name, shape=tuple(g.shape), max_rel_error=float(rel.max()),
+        max_abs_error=float(np.where(smooth, error, 0.0).max()),
+        n_kink=int(count(crossed_at_h)), n_resolved=int(count(kind == RESOLVED)), n_at_kink=int(count(kind == AT_KINK)),
+        n_skipped=int(count(kind == SKIPPED)), n_failures=int(count(fail & smooth)),
+        n_kink_failures=int(count(fail & kinked)), worst=worst,
+        max_rel_index=tuple(int(i) for i in np.unravel_index(int(np.argmax(rel)), rel.shape)))
 
 
 def compare(analytic, numeric, *, atol=None, rtol=None, roundoff=0.0, tiny=TINY):
@@ -418,8 +348,7 @@ def compare(analytic, numeric, *, atol=None, rtol=None, roundoff=0.0, tiny=TINY)
     gradient's dtype; ``roundoff`` is the difference quotient's round-off bound, see ``roundoff_allowance``)."""
     analytic = np.asarray(analytic)
     default_atol, default_rtol = DEFAULT_TOLERANCE.get(analytic.dtype, DEFAULT_TOLERANCE[np.dtype(np.float64)])
-    atol = default_atol if atol is None else atol
-    rtol = default_rtol if rtol is None else rtol
+    atol, rtol = default_atol if atol is None else atol, default_rtol if rtol is None else rtol
     g, n = analytic.astype(np.float64), np.asarray(numeric, dtype=np.float64)
     error = np.abs(g - n)
     ratio = error / (atol + rtol * np.abs(n) + roundoff)
@@ -428,18 +357,25 @@ def compare(analytic, numeric, *, atol=None, rtol=None, roundoff=0.0, tiny=TINY)
             "roundoff": roundoff}
 
 
+def _compare_numerical(analytic, f, x, f0, h, order, **tolerances):
+    """``compare`` of ``analytic`` with the central-difference gradient of f() with respect to x."""
+    return compare(analytic, numerical_gradient(f, x, h, order),
+                   roundoff=roundoff_allowance(x.dtype, f0, _step(x, h, order), order), **tolerances)
+
+
 def check_layer(layer, X, dout, *, h=None, order=4, tiny=TINY, atol=None, rtol=None):
     """A layer's backward against central differences: {"X": ``compare`` dict, "W": …, "b": …}.
 
     Checks the gradient for the layer's input ("X") and each parameter, using the scalar f = Σ dout ⊙ layer.forward(X),
     whose gradient with respect to the output is ``dout``; ``dout`` must have the output's shape (ValueError).
     """
-    X = np.asarray(X)
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"X must hold real numbers, got dtype {X.dtype}")
+    X, dout = np.asarray(X), np.asarray(dout)
+    if X.dtype.kind not in "biuf" or dout.dtype.kind not in "biuf":
+        raise TypeError(f"X and dout must hold real numbers, got dtypes {X.dtype} and {dout.dtype}")
     # a copy (the check perturbs it) in the layer's dtype; a layer without one (Activation) keeps X's float dtype
     X = X.astype(getattr(layer, "dtype", X.dtype if X.dtype.kind == "f" else np.float64))
-    dout = np.asarray(dout)
+    if hasattr(layer, "in_features"):         # layers do not check their input: a Dense's is checked here
+        X = _validate.batch("X", X, layer.in_features, layer.dtype)
     if dout.shape != np.shape(layer.forward(X)):
         raise ValueError(f"dout must have the layer's output shape {np.shape(layer.forward(X))}, got {dout.shape}")
 
@@ -447,13 +383,11 @@ def check_layer(layer, X, dout, *, h=None, order=4, tiny=TINY, atol=None, rtol=N
         return np.sum(dout * layer.forward(X))
 
     f0 = objective()
-    analytic = {"X": layer.backward(dout).copy()}   # the layer reuses that array on its next call
+    analytic = {"X": layer.backward(dout.astype(X.dtype)).copy()}   # the layer reuses that array on its next call
     analytic.update({name: grad.copy() for name, _, grad in layer.parameters()})
     targets = {"X": X, **{name: value for name, value, _ in layer.parameters()}}
-    result = {name: compare(analytic[name], numerical_gradient(objective, value, h, order), atol=atol, rtol=rtol,
-                            roundoff=roundoff_allowance(value.dtype, f0, _step(value, h, order), order), tiny=tiny)
-              for name, value in targets.items()}
-    return result
+    return {name: _compare_numerical(analytic[name], objective, value, f0, h, order, atol=atol, rtol=rtol, tiny=tiny)
+            for name, value in targets.items()}
 
 
 def check_loss(loss, output, target, *, h=None, order=4, tiny=TINY, atol=None, rtol=None):
@@ -461,67 +395,5 @@ def check_loss(loss, output, target, *, h=None, order=4, tiny=TINY, atol=None, r
     loss_fn = losses.get(loss)
     output = output.copy()
     f0 = loss_fn.forward(output, target)
-    analytic = loss_fn.backward()
-    numeric = numerical_gradient(lambda: loss_fn.forward(output, target), output, h, order)
-    result = compare(analytic, numeric, atol=atol, rtol=rtol,
-                     roundoff=roundoff_allowance(output.dtype, f0, _step(output, h, order), order), tiny=tiny)
-    return result
-
-
-class ComplexStep:
-    """Complex-step derivatives ∂L/∂θ = Im L(θ + ih) / h of a smooth network's loss: no subtraction, no cancellation.
-
-    L is computed by ``npnet.reference``'s forward functions (written analytic for this) on complex copies of the
-    network's parameters; the network itself is only read. Requires Dense layers and sigmoid / tanh / identity
-    activations (ReLU is not analytic), and the "softmax_cross_entropy" or "mse" loss.
-    """
-
-    def __init__(self, net, X, y, loss="softmax_cross_entropy"):
-        self.loss = losses.get(loss).name
-        if self.loss not in ("softmax_cross_entropy", "mse"):
-            raise ValueError(f"complex step supports the softmax_cross_entropy and mse losses, got {loss!r}")
-        self.plan = []
-        k = 0
-        for layer in net.layers:
-            if isinstance(layer, Dense):
-                k += 1
-                self.plan.append(("dense", f"fc{k}"))
-            elif isinstance(layer, Activation) and layer.name in ANALYTIC:
-                self.plan.append(("act", reference.ACTIVATIONS[layer.name][0]))
-            else:
-                raise ValueError(f"complex step needs an analytic network (Dense, sigmoid, tanh, identity); "
-                                 f"{layer!r} is not")
-        self.values = {p.name: p.value.astype(np.complex128) for p in net.parameters()}
-        self.X = np.asarray(X, dtype=np.float64)
-        self.y = np.asarray(y)
-        if self.loss == "mse" and self.y.ndim == 1 and np.issubdtype(self.y.dtype, np.integer):
-            self.y = np.eye(net.out_features)[self.y]      # int labels → one-hot targets, as ``losses.MSE``
-
-    def loss_value(self):
-        """L at the current (complex) parameters."""
-        out = self.X.astype(np.complex128)
-        for op, arg in self.plan:
-            out = reference.dense_forward(out, self.values[f"{arg}.W"], self.values[f"{arg}.b"])[0] \
-                if op == "dense" else arg(out)[0]
-        forward = reference.mse_forward if self.loss == "mse" else reference.softmax_ce_forward
-        return forward(out, self.y)[0]
-
-    def partial(self, name, idx, h=1e-20):
-        """∂L/∂θ[idx] of parameter ``name`` by Im L(θ + ih) / h."""
-        value = self.values[name]
-        original = value[idx]
-        try:
-            value[idx] = original + 1j * h
-            return float(self.loss_value().imag / h)
-        finally:
-            value[idx] = original
-
-    def gradient(self, h=1e-20):
-        """{name: ∂L/∂θ} for every parameter (float64 arrays)."""
-        return {name: np.array([self.partial(name, idx, h) for idx in np.ndindex(v.shape)]).reshape(v.shape)
-                for name, v in self.values.items()}
-
-
-def complex_step_gradient(net, X, y, loss="softmax_cross_entropy", *, h=1e-20):
-    """{name: gradient} of a smooth network's loss by the complex step (see ``ComplexStep``)."""
-    return ComplexStep(net, X, y, loss).gradient(h)
+    return _compare_numerical(loss_fn.backward(), lambda: loss_fn.forward(output, target), output, f0, h, order,
+                              atol=atol, rtol=rtol, tiny=tiny)

@@ -6,9 +6,15 @@ shape (out,) and no fans of its own: the layer passes its weight's fans, so that
 bias the U(±1/√fan_in) that ``torch.nn.Linear`` uses. Random draws are made in float64 and then rounded to
 ``dtype``, so a float32 network starts from its float64 twin's weights, rounded.
 
-Names: ``xavier``/``glorot`` mean Glorot & Bengio's *uniform* "normalized initialization" (2010);
-``he``/``kaiming`` mean He et al.'s *normal* draw (2015), for ReLU by default (PyTorch defaults to leaky_relu,
-which surprises people; npnet does not). LeCun is not Xavier: LeCun uses fan_in only.
+Names. The full names say the distribution: ``xavier_uniform``, ``xavier_normal``, ``he_normal``, ``he_uniform``,
+``lecun_normal`` (``glorot_*`` and ``kaiming_*`` are the same functions). The rule for the short names: **a short name
+is the draw its paper published.** So ``xavier``/``glorot`` are *uniform* (Glorot & Bengio 2010's "normalized
+initialization", eq. 16) and ``he``/``kaiming`` are *normal* (He et al. 2015, N(0, 2/fan_in)), and ``lecun`` is
+normal (LeCun et al. 1998). He init is for ReLU by default (PyTorch's defaults to leaky_relu, which surprises
+people; npnet's does not). LeCun is not Xavier: LeCun uses fan_in only. When the distribution matters, write the
+full name; the experiments do.
+
+``DEFAULT`` ("he_normal") is the weights' default in both ``Dense`` and ``mlp``: ReLU is the default activation.
 """
 import functools
 import math
@@ -17,6 +23,8 @@ import numbers
 import numpy as np
 
 from . import _validate
+
+DEFAULT = "he_normal"
 
 _GAINS = {
     "linear": 1.0,

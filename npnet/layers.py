@@ -5,17 +5,19 @@ gradient with respect to the layer's input and *sets* (never accumulates) the gr
 second backward on the same forward gives the same gradients. ``backward`` never modifies ``dout``.
 
 Speed: each layer writes its outputs (Z, A, dZ, dX) into arrays it owns and reuses from one step to the next
-(``npnet._scratch.buffer``), and its gradients into dW and db in place, so the large arrays of a training step are not
-reallocated per step. An array returned by ``forward`` or ``backward`` is therefore overwritten by the layer's
-next call: copy it to keep it.
+(``Dense._matmul``, ``npnet._scratch.buffer``), and its gradients into dW and db in place, so the large arrays of a
+training step are not reallocated per step. An array returned by ``forward`` or ``backward`` is therefore overwritten
+by the layer's next call: copy it to keep it. Layers do not check their arguments (the training loop calls them
+every step): ``Network.forward`` and ``Network.backward``, ``train`` and ``gradcheck`` check data where it enters.
 """
 import functools
 from collections import namedtuple
 
 import numpy as np
 
-from . import _validate, activations, init
-from . import products as _products
+from . import _validate, activations
+from . import init as init_module
+from . import products as backends
 from ._scratch import buffer
 
 Param = namedtuple("Param", "name value grad")
@@ -29,33 +31,34 @@ class Dense:
     Parameters
     ----------
     in_features, out_features : int
-    weight_init, bias_init : initializer spec (see ``npnet.init.get``). The layer's own default is Xavier
-        uniform; ``mlp`` chooses per network (He normal by default, for ReLU). ``init=`` is another name for
-        ``weight_init``.
+    weight_init, bias_init : initializer spec (see ``npnet.init.get``); the weights' default is
+        ``npnet.init.DEFAULT`` (He normal), as in ``mlp``. ``init=`` is another name for ``weight_init``.
     rng : np.random.Generator or an int seed
         Used for the random initializers (zeros/ones/constant do not draw).
     dtype : np.float64 (default) or np.float32
-    products : "blas" (default), "exact" or "scipy_blas"
+    products : "blas" (default) or "exact"
         The matrix-product backend (``npnet.products``); "exact" makes units with equal weights get bitwise-equal
-        outputs and gradients; "scipy_blas" allows the fused SGD step. The attribute ``products`` holds the backend
-        itself (``.name`` is the string).
+        outputs and gradients. The attribute ``products`` holds the backend itself (``.name`` is the string).
 
     Attributes
     ----------
     W : (out, in)   row i = the incoming weights of unit i
     b : (out,)
     dW, db : gradients of the loss with respect to W and b, set by ``backward``
+
+    ``forward`` and ``backward`` take arrays of the layer's dtype and shape and do not check them: they run in the
+    training loop, and ``Network.forward``, ``train`` and ``gradcheck`` check data once where it enters.
     """
 
     def __init__(self, in_features, out_features, *, weight_init=None, bias_init="zeros", rng=None,
                  dtype=np.float64, products="blas", init=None):
-        weight_init = _validate.init_keyword(weight_init, init, "xavier_uniform")
+        weight_init = _validate.init_keyword(weight_init, init, init_module.DEFAULT)
         if rng is not None:
             rng = _validate.generator("rng", rng)   # W and b draw from one Generator, also from an int seed
         self.in_features = _validate.positive_int("in_features", in_features)
         self.out_features = _validate.positive_int("out_features", out_features)
         self.dtype = _validate.dtype(dtype)
-        self.products = _products.get(products)
+        self.products = backends.get(products)
         fan = dict(dtype=self.dtype, fan_in=self.in_features, fan_out=self.out_features)
         self.W = _initial("weight_init", weight_init, (self.out_features, self.in_features), rng, fan)
         self.b = _initial("bias_init", bias_init, (self.out_features,), rng, fan)
@@ -68,42 +71,26 @@ class Dense:
         return f"Dense({self.in_features}, {self.out_features}, products={self.products.name!r})"
 
     def forward(self, X):
-        """X (B, in) → Z (B, out),  Z = X Wᵀ + b  (z_bi = Σ_j x_bj W_ij + b_i)."""
-        X = _validate.batch("X", X, self.in_features, self.dtype)
-        self._X = X                                                  # kept for dW = δᵀX
-        Z = buffer(self._buffers, "Z", (len(X), self.out_features), self.dtype)
-        self.products.matmul(X, self.W.T, out=Z)                     # (B, in) @ (in, out) → (B, out)
-        Z += self.b                                                  # b (out,) added to every row
+        """X (B, in) → Z (B, out),  Z = X Wᵀ + b."""
+        self._X = X                                            # kept for dW = δᵀX
+        Z = self._matmul("Z", X, self.W.T)                     # z_bi = Σ_j x_bj W_ij     (B, in) @ (in, out)
+        Z += self.b                                            #        + b_i             b broadcast over rows
         return Z
 
-    def backward(self, dZ, need_dX=True, sgd_lr=None):
-        """δ = dZ (B, out) = ∂L/∂Z  →  dX (B, in), and sets dW, db.
+    def backward(self, dZ, need_dX=True):
+        """δ = dZ (B, out) = ∂L/∂Z  →  dX (B, in) = ∂L/∂X; sets dW and db.
 
-        Since z_bi = Σ_j x_bj W_ij + b_i:
-            dW = δᵀ X     (out, in)   ∂L/∂W_ij = Σ_b δ_bi x_bj
-            db = Σ_b δ_b  (out,)      ∂L/∂b_i  = Σ_b δ_bi
-            dX = δ W      (B, in)     ∂L/∂x_bj = Σ_i δ_bi W_ij
-        ``need_dX=False`` skips dX for the first layer, whose input is data.
-        ``sgd_lr`` (plain SGD's fast path, used by ``train``; "scipy_blas" only): instead of setting dW and db,
-        apply W ← W − lr·δᵀX and b ← b − lr·Σ_b δ_b directly; dW and db are left as they were.
+        ``need_dX=False`` skips the dX product (the first layer's input is data) and returns None.
         """
         if self._X is None:
             raise RuntimeError("Dense.backward called before forward")
-        dZ = _gradient("dZ", dZ, self.dtype)
-        if dZ.shape != (self._X.shape[0], self.out_features):
-            raise ValueError(f"dZ must have shape {(self._X.shape[0], self.out_features)}, got {dZ.shape}")
-        products = self.products
-        dX = None
-        if need_dX:   # first, as it needs W before the fused update below
-            dX = buffer(self._buffers, "dX", self._X.shape, self.dtype)
-            products.matmul(dZ, self.W, out=dX)                            # dX = δW: (B, out) @ (out, in)
-        if sgd_lr is None:
-            products.matmul(dZ.T, self._X, out=self.dW)                    # dW = δᵀX: (out, B) @ (B, in)
-            products.colsum(dZ, out=self.db)                               # db = Σ_b δ_b: (out,)
-        else:  # fused SGD: GEMM's C ← α·δᵀX + β·C with C = W, β = 1, α = −lr updates W with no dW written
-            products.matmul(dZ.T, self._X, out=self.W, alpha=-sgd_lr, beta=1.0)
-            products.colsum(dZ, out=self.b, alpha=-sgd_lr, beta=1.0)
-        return dX
+        self.products.matmul(dZ.T, self._X, out=self.dW)       # dW = δᵀX:  ∂L/∂W_ij = Σ_b δ_bi x_bj   (out, in)
+        self.products.colsum(dZ, out=self.db)                  # db = Σ_b δ: ∂L/∂b_i  = Σ_b δ_bi        (out,)
+        return self._matmul("dX", dZ, self.W) if need_dX else None   # dX = δW: ∂L/∂x_bj = Σ_i δ_bi W_ij  (B, in)
+
+    def _matmul(self, key, A, B):
+        """A @ B by the layer's backend, written into the layer's reused array ``key`` (see the module docstring)."""
+        return self.products.matmul(A, B, out=buffer(self._buffers, key, (A.shape[0], B.shape[1]), self.dtype))
 
     def parameters(self):
         """[Param(name, value, grad)] for W and b; the arrays are updated in place by training."""
@@ -143,34 +130,21 @@ class Activation:
         """
         if self._Z is None:
             raise RuntimeError("Activation.backward called before forward")
-        dA = _gradient("dA", dA, self._Z.dtype)
-        if dA.shape != self._Z.shape:
-            raise ValueError(f"dA must have the shape of the last forward's input {self._Z.shape}, got {dA.shape}")
         dZ = buffer(self._buffers, "dZ", dA.shape, dA.dtype)
         if np.may_share_memory(dA, dZ):   # dA is this layer's own last result: write elsewhere, never into dout
             dZ = np.empty_like(dZ)
-        grad = self.f_grad(self._A if self.grad_takes == "a" else self._Z, out=dZ)
-        return np.multiply(dA, grad, out=dZ)   # f'(·) is written into dZ's buffer, then scaled: no temporaries
+        grad = self.f_grad(self._A if self.grad_takes == "a" else self._Z, out=dZ)   # f'(Z), written into dZ
+        return np.multiply(dA, grad, out=dZ)                                          # dZ = dA ⊙ f'(Z)
 
     def parameters(self):
         """An activation has no parameters."""
         return []
 
 
-def _gradient(name, value, dtype):
-    """A backward's incoming gradient as an array of the layer's dtype (a list or int array is converted)."""
-    if type(value) is np.ndarray and value.dtype == dtype:
-        return value   # the training loop's case, checked cheaply
-    value = np.asarray(value)
-    if value.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must hold real numbers, got dtype {value.dtype}")
-    return value.astype(dtype, copy=False)
-
-
 def _initial(arg, spec, shape, rng, fan):
     """Draw a parameter with ``npnet.init``, checking that a custom initializer honoured shape and dtype and
     returned finite numbers (a NaN weight would only show up later, as a wrong accuracy)."""
-    value = np.asarray(init.initialize(spec, shape, rng, **fan))
+    value = np.asarray(init_module.initialize(spec, shape, rng, **fan))
     if value.shape != shape:
         raise ValueError(f"{arg} {spec!r} returned shape {value.shape}, expected {shape}")
     if value.dtype.kind not in "fiu":

@@ -4,12 +4,14 @@
 Dense(784→100) → sigmoid → Dense(100→10); the last Dense outputs logits for the loss.
 ``net.save("net.npz")`` / ``npnet.load("net.npz")`` store and restore a network made by ``mlp``.
 """
+import copy
 import json
 import os
 
 import numpy as np
 
 from . import _validate, activations
+from . import init as init_module
 from .layers import Activation, Dense, Param  # noqa: F401  (Param: the type parameters() returns)
 
 
@@ -68,17 +70,29 @@ class Network:
             self.outputs[k] = out
         return out
 
-    def backward(self, dout, need_dX=False, sgd_lr=None):
-        """dout (B, out) = ∂L/∂output → sets every parameter gradient; returns ∂L/∂X if ``need_dX``.
+    def backward(self, dout, need_dX=True):
+        """dout (B, out) = ∂L/∂output of the last forward → sets every parameter gradient and returns ∂L/∂X
+        (a new array; None with ``need_dX=False``, which skips the first layer's dX product).
 
         Gradients are set, not accumulated: calling backward twice after one forward gives the same result.
-        ``sgd_lr``: plain SGD fused into the Dense layers' backward (see ``Dense.backward``); gradients are not set.
         """
+        last = self.outputs[-1]
+        if last is None:
+            raise RuntimeError("backward called before forward")
+        dout = np.asarray(dout)
+        if dout.dtype.kind not in "fiu":
+            raise TypeError(f"dout must hold real numbers, got dtype {dout.dtype}")
+        if dout.shape != last.shape:
+            raise ValueError(f"dout must have the shape of the last forward's output {last.shape}, got {dout.shape}")
+        dX = self._backward(dout.astype(self.dtype, copy=False), need_dX)
+        return None if dX is None else dX.copy()
+
+    def _backward(self, dout, need_dX):
+        """``backward`` without the checks and the copy: for loops that pass the loss's own gradient."""
         grad = dout
         for layer in reversed(self.layers[1:]):
-            grad = layer.backward(grad, sgd_lr=sgd_lr) if isinstance(layer, Dense) else layer.backward(grad)
-        dX = self.layers[0].backward(grad, need_dX=need_dX, sgd_lr=sgd_lr)    # the input is data: dX on request
-        return None if dX is None else dX.copy()
+            grad = layer.backward(grad)
+        return self.layers[0].backward(grad, need_dX=need_dX)      # the input is data: dX only on request
 
     def parameters(self):
         """[Param(name, value, grad)] for every parameter, named 'fc1.W', 'fc1.b', 'fc2.W', …."""
@@ -97,6 +111,16 @@ class Network:
         np.exp(Z, out=Z)
         Z /= Z.sum(axis=-1, keepdims=True)
         return Z
+
+    def astype(self, dtype):
+        """A deep copy of the network computing in ``dtype`` (float64 or float32), parameters converted; the layer
+        classes and the product backend are kept, gradients zeroed, no forward cached."""
+        twin = copy.deepcopy(self)
+        twin.dtype = _validate.dtype(dtype)
+        for layer in twin.dense:
+            layer.dtype, layer.W, layer.b = twin.dtype, layer.W.astype(twin.dtype), layer.b.astype(twin.dtype)
+            layer.dW, layer.db, layer._X = np.zeros_like(layer.W), np.zeros_like(layer.b), None
+        return twin
 
     def get_weights(self):
         """{name: copy of the parameter} — a snapshot that later training does not change."""
@@ -154,7 +178,7 @@ class Network:
 
     @property
     def products(self):
-        """The product backend of the Dense layers (``npnet.products.Blas``, ``ScipyBlas`` or ``Exact``), or None if
+        """The product backend of the Dense layers (``npnet.products.Blas`` or ``Exact``), or None if
         they differ."""
         backends = {layer.products for layer in self.dense}
         return backends.pop() if len(backends) == 1 else None
@@ -249,8 +273,9 @@ def mlp(sizes, activation="relu", weight_init=None, bias_init=None, *, rng=None,
     Parameters
     ----------
     sizes : list of int, e.g. [784, 100, 10]: input width, hidden widths, number of outputs.
-    activation : str or list of str (one per hidden layer): "sigmoid", "tanh", "relu" or "identity".
-    weight_init : initializer spec or a list with one per Dense layer (default "he_normal"), e.g.
+    activation : str or list of str (one per hidden layer): "sigmoid", "tanh", "softsign", "relu" or "identity".
+    weight_init : initializer spec or a list with one per Dense layer (default ``npnet.init.DEFAULT``, "he_normal",
+        as for ``Dense``), e.g.
         ``["zeros", "he_normal"]`` makes only the first layer zero. A spec is a name, ``(name, params)``,
         ``(name, number)`` or a callable (see ``npnet.init.get``). ``init=`` is accepted as another name for it
         (the spelling of earlier versions); ``Dense`` uses the same keyword.
@@ -259,11 +284,10 @@ def mlp(sizes, activation="relu", weight_init=None, bias_init=None, *, rng=None,
     rng : np.random.Generator or an int seed — every random draw comes from it, layer by layer, W before b. Only
         needed when an initializer draws (``"zeros"``, ``"ones"``, ``"constant"`` do not).
     dtype : np.float64 (default) or np.float32, for parameters and every computation.
-    products : "blas" (fast), "exact" (units with equal weights stay bitwise equal) or "scipy_blas" (fast, and allows
-        ``SGD(fused=True)``); see ``npnet.products``.
+    products : "blas" (fast) or "exact" (units with equal weights stay bitwise equal); see ``npnet.products``.
     relu_grad_at_zero : relu'(0), 0 by default as in PyTorch.
     """
-    weight_init = _validate.init_keyword(weight_init, init, "he_normal")
+    weight_init = _validate.init_keyword(weight_init, init, init_module.DEFAULT)
     sizes = _validate.layer_sizes(sizes)
     itemsize = np.dtype(_validate.dtype(dtype)).itemsize
     n_params = sum(n_out * (n_in + 1) for n_in, n_out in zip(sizes, sizes[1:]))
@@ -287,3 +311,10 @@ def mlp(sizes, activation="relu", weight_init=None, bias_init=None, *, rng=None,
         if k < n_dense - 1:
             layers.append(Activation(acts[k], relu_grad_at_zero=relu_grad_at_zero))
     return Network(layers)
+
+
+def require_network(net, name="net"):
+    """``net`` itself if it is a Network, else the one-line TypeError of ``train``, ``evaluate`` and ``gradcheck``."""
+    if not isinstance(net, Network):
+        raise TypeError(f"{name} must be a Network (npnet.mlp(...) builds one), got {type(net).__name__}")
+    return net

@@ -18,23 +18,12 @@ def _params(params):
 
 
 class SGD:
-    """θ ← θ − lr · v,  v = μ v + g  (PyTorch's momentum form; with μ = 0, plain θ ← θ − lr · g).
+    """θ ← θ − lr · v,  v = μ v + g  (PyTorch's momentum form; with μ = 0, plain θ ← θ − lr · g)."""
 
-    ``fused=True`` (plain SGD over a Network built with ``products="scipy_blas"``): ``train`` then updates W and b
-    inside the backward pass's weight-gradient GEMM (``Dense.backward(sgd_lr=...)``), with no dW written and no
-    extra pass over W; the same weights up to rounding (~1e-12 after an epoch in float64), but training leaves dW
-    and db unset. ``step()`` itself still updates from dW, for hand-written loops.
-    """
-
-    def __init__(self, params, lr, momentum=0.0, fused=False):
+    def __init__(self, params, lr, momentum=0.0):
         self.params = _params(params)
         self.lr = _validate.positive_float("lr", lr)
         self.momentum = _validate.in_interval("momentum", momentum, 0.0, 1.0)
-        self.fused = bool(fused)
-        if fused and self.momentum:
-            raise ValueError("fused=True is plain SGD only: momentum must be 0")
-        if fused and not (hasattr(params, "dense") and all(d.products.name == "scipy_blas" for d in params.dense)):
-            raise ValueError("fused=True needs a Network built with products='scipy_blas' (GEMM with α and β)")
         self._velocity = [np.zeros_like(p.value) for p in self.params] if self.momentum else None
         self._scratch = [np.empty_like(p.value) for p in self.params]  # reused: no allocation per step
 

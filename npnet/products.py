@@ -24,21 +24,14 @@ of NumPy, which ``tests/test_exact.py`` guards.) A training step costs ≈ 4× a
 
 Column sums (db = Σ_b δ[b]) follow the same rule in exact mode: a dot product with a vector of ones.
 
-A third backend, ``"scipy_blas"``, is ``"blas"`` through SciPy's BLAS wrappers (``scipy.linalg.blas``: gemm, gemv)
-instead of ``np.matmul``, for one reason: GEMM's own ``C ← α·A B + β·C`` lets plain SGD update W inside the
-weight-gradient product (β = 1, α = −lr), with no dW written and no extra pass over W (``SGD(fused=True)``,
-``Dense.backward(sgd_lr=...)``). It is not the default because NumPy and SciPy each ship their own OpenBLAS with
-its own thread pool, and the two must not alternate in a hot loop: each pool's threads spin for a while after a
-call and starve the other's (measured here: a 100×784 GEMM ~20× slower when the two alternated; a training epoch
-~10× slower with one ``@`` per step in an ``on_step`` callback). So a step takes all its products from one
-library: NumPy's in ``"blas"`` and ``"exact"`` modes, SciPy's in ``"scipy_blas"``. Different BLAS libraries
-also round differently, so "blas" and "scipy_blas" results differ in the last bits (and so may which equal units
-BLAS happens to split).
+Not here: plain SGD's update folded into the weight-gradient GEMM (C ← α·δᵀX + β·C with C = W). It saves about
+a tenth of a step, but needs SciPy's BLAS wrappers (NumPy's ``matmul`` has no α, β) beside NumPy's own BLAS, whose
+thread pools starve each other when they alternate, and an optimizer inside ``backward``. ``experiments.bench``
+measures that loop, written out by hand, as a bound instead (docs/DEVELOPING.md).
 """
 import functools
 
 import numpy as np
-from scipy.linalg import blas as scipy_blas
 
 from . import _validate
 
@@ -84,74 +77,6 @@ class Blas:
         return np.matmul(_ones(A.shape[0], A.dtype), A, out=out)
 
 
-#: SciPy's BLAS routine per dtype: C ← α·op(A) op(B) + β·C and y ← α·op(A) x + β·y
-_GEMM = {np.dtype(np.float64): scipy_blas.dgemm, np.dtype(np.float32): scipy_blas.sgemm}
-_GEMV = {np.dtype(np.float64): scipy_blas.dgemv, np.dtype(np.float32): scipy_blas.sgemv}
-
-
-def _fortran_operand(M):
-    """(a, trans) with a Fortran-ordered and op(a) = M: a transposed view of a C-ordered M needs no copy."""
-    if M.flags.f_contiguous:
-        return M, 0
-    if M.flags.c_contiguous:
-        return M.T, 1
-    return np.asfortranarray(M), 0
-
-
-def _writable_target(out, dtype):
-    """``out`` itself if BLAS can write into it in place (C-ordered, of ``dtype``), else a copy to write back."""
-    if out.flags.c_contiguous and out.dtype == dtype:
-        return out
-    return np.ascontiguousarray(out, dtype=dtype)
-
-
-class ScipyBlas:
-    """Products by SciPy's BLAS (gemm/gemv), with GEMM's α and β: ``"blas"`` that can fuse an SGD update."""
-
-    name = "scipy_blas"
-
-    @staticmethod
-    def matmul(A, B, out=None, *, alpha=1.0, beta=0.0):
-        """out ← alpha · A (M, K) @ B (K, N) + beta · out  → (M, N); ``beta`` needs ``out``.
-
-        With the defaults, plain A @ B written into ``out`` if given (a new array otherwise).
-        """
-        if A.dtype != B.dtype or A.dtype not in _GEMM:   # rare: compute in the float type BLAS has for them
-            dtype = np.result_type(A, B, np.float32)
-            A, B = A.astype(dtype), B.astype(dtype)
-        if out is None:
-            if beta:
-                raise ValueError("beta needs out (the array it scales)")
-            out = np.empty((A.shape[0], B.shape[1]), dtype=A.dtype)
-        # BLAS is column-major: the C-ordered out (M, N) is the Fortran-ordered outᵀ (N, M) = Bᵀ Aᵀ, in place
-        a, trans_a = _fortran_operand(B.T)
-        b, trans_b = _fortran_operand(A.T)
-        target = _writable_target(out, A.dtype)
-        _GEMM[A.dtype](alpha, a, b, beta=beta, c=target.T, trans_a=trans_a, trans_b=trans_b, overwrite_c=1)
-        if target is not out:
-            out[...] = target
-        return out
-
-    @staticmethod
-    def colsum(A, out=None, *, alpha=1.0, beta=0.0):
-        """out ← alpha · Σ over rows of A (M, N) + beta · out  → (N,); ``beta`` needs ``out``.
-
-        Computed as Aᵀ1 by BLAS (gemv): ~3× faster than ``A.sum(axis=0)`` at the sizes of a training step.
-        """
-        if A.dtype not in _GEMV:
-            A = A.astype(np.result_type(A, np.float32))
-        if out is None:
-            if beta:
-                raise ValueError("beta needs out (the array it scales)")
-            out = np.empty(A.shape[1], dtype=A.dtype)
-        a, trans = _fortran_operand(A)
-        target = _writable_target(out, A.dtype)
-        _GEMV[A.dtype](alpha, a, _ones(A.shape[0], A.dtype), beta=beta, y=target, trans=1 - trans, overwrite_y=1)
-        if target is not out:
-            out[...] = target
-        return out
-
-
 class Exact:
     """Products in which every output element is one dot-product call: position never changes the result."""
 
@@ -177,9 +102,9 @@ class Exact:
         return out
 
 
-BACKENDS = {"blas": Blas, "scipy_blas": ScipyBlas, "exact": Exact}
+BACKENDS = {"blas": Blas, "exact": Exact}
 
 
 def get(name):
-    """Return the backend named ``name`` ("blas", "scipy_blas" or "exact")."""
+    """Return the backend named ``name`` ("blas" or "exact")."""
     return BACKENDS[_validate.choice("products", name, BACKENDS)]

@@ -95,6 +95,18 @@ def mse_backward(diff):
     return 2.0 * diff / diff.size
 
 
+def softsign_forward(Z):
+    """A = Z / (1 + |Z|)   (not analytic at 0: the complex step does not apply to it)."""
+    A = Z / (1.0 + np.abs(Z))
+    return A, A
+
+
+def softsign_backward(dA, A):
+    """dZ = dA ⊙ softsign'(Z), with softsign' = 1 / (1 + |Z|)² = (1 − |A|)²."""
+    return dA * (1.0 - np.abs(A)) ** 2
+
+
 #: activation name → (forward, backward), as ``npnet.activations.ACTIVATIONS`` names them
 ACTIVATIONS = {"relu": (relu_forward, relu_backward), "sigmoid": (sigmoid_forward, sigmoid_backward),
-               "tanh": (tanh_forward, tanh_backward), "identity": (identity_forward, identity_backward)}
+               "tanh": (tanh_forward, tanh_backward), "softsign": (softsign_forward, softsign_backward),
+               "identity": (identity_forward, identity_backward)}

@@ -189,15 +189,14 @@ def test_non_finite_weights_are_refused_where_they_enter():
 
 
 def test_raw_numpy_errors_became_documented_ones():
-    act = Activation("tanh")
-    act.forward(np.zeros((3, 4)))
-    with pytest.raises(ValueError, match="dA must have the shape"):
-        act.backward(np.zeros((3, 5)))
-    layer = Dense(4, 2, rng=0)
-    layer.forward(np.zeros((3, 4)))
-    assert np.array_equal(layer.backward([[1.0, 0.0]] * 3), layer.backward(np.array([[1.0, 0.0]] * 3)))
-    with pytest.raises(TypeError, match="dZ must hold real numbers"):
-        layer.backward(np.array([["a", "b"]] * 3))
+    # layers do not check what the training loop hands them; a Network checks what a caller hands it
+    net = npnet.mlp([4, 3, 2], "tanh", rng=0)
+    net.forward(np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"dout must have the shape of the last forward's output \(3, 2\)"):
+        net.backward(np.zeros((3, 5)))
+    assert np.array_equal(net.backward([[1.0, 0.0]] * 3), net.backward(np.array([[1.0, 0.0]] * 3)))
+    with pytest.raises(TypeError, match="dout must hold real numbers"):
+        net.backward(np.array([["a", "b"]] * 3))
     with pytest.raises(ValueError, match="dout must have the layer's output shape"):
         gradcheck.check_layer(Activation("tanh"), np.zeros((3, 4)), np.zeros((3, 5)))
     with pytest.raises(TypeError, match="x must be a float numpy array"):
@@ -253,7 +252,7 @@ DOCUMENTED = (TypeError, ValueError)
 
 def _calls(x, y):
     net = FUZZ_NET
-    act, dense = Activation("sigmoid"), Dense(D, C, rng=0)
+    act = Activation("sigmoid")
     return [lambda: net(x), lambda: net.predict_proba(x), lambda: npnet.evaluate(net, x, y, loss="mse"),
             lambda: train(net, x, y, optimizer="sgd", lr=0.01, epochs=1, batch_size=4, rng=0),
             lambda: train(net, x, y, optimizer="adam", lr=x, epochs=1, batch_size=4, rng=y),
@@ -262,8 +261,7 @@ def _calls(x, y):
             lambda: probes.distinct_rows(x), lambda: init.initialize("he_normal", x, 0) if np.size(x) < 4 else None,
             lambda: init.initialize(("normal", x), (2, 2), y), lambda: mlp([D, 3, C], weight_init=x, rng=y),
             lambda: mlp(x, rng=0), lambda: net.set_weights({"fc1.W": x}),
-            lambda: (dense.forward(np.ones((2, D))), dense.backward(x)),
-            lambda: (act.forward(np.ones((2, D))), act.backward(x)),
+            lambda: (net.forward(np.ones((2, D))), net.backward(x)),
             lambda: gradcheck.check(net, x, y), lambda: gradcheck.check_layer(act, x, y)]
 
 

@@ -56,13 +56,6 @@ def test_forward_rejects_bad_shapes(net, shape):   # a single (D,) row is one ex
 
 
 @pytest.mark.parametrize("shape", BAD_SHAPES)
-def test_dense_rejects_bad_shapes(shape):
-    layer = Dense(D, 2, rng=np.random.default_rng(0))
-    with pytest.raises(ValueError, match=rf"X must have shape \(B, {D}\)"):
-        layer.forward(np.zeros(shape))
-
-
-@pytest.mark.parametrize("shape", BAD_SHAPES)
 def test_train_and_evaluate_reject_bad_shapes(net, shape):
     y = np.zeros(shape[0] if len(shape) == 2 else N, dtype=int)
     with pytest.raises(ValueError, match=r"X must have shape"):
@@ -161,7 +154,7 @@ def test_test_set_needs_both_halves(net, data):
 # ---------------------------------------------------------------- unknown names
 
 
-VALID_ACTIVATIONS = "identity, relu, sigmoid, tanh"
+VALID_ACTIVATIONS = "identity, relu, sigmoid, softsign, tanh"
 
 
 def test_unknown_activation(rng):
@@ -270,7 +263,7 @@ def test_bad_dense_sizes(args, error, match):
 
 @pytest.mark.parametrize("name, value, error", [
     ("epochs", 0, ValueError), ("epochs", -1, ValueError), ("epochs", 1.5, TypeError), ("epochs", "2", TypeError),
-    ("batch_size", 0, ValueError), ("batch_size", 2.0, TypeError), ("batch_size", None, TypeError),
+    ("batch_size", 0, ValueError), ("batch_size", 2.0, TypeError), ("batch_size", "2", TypeError),
 ])
 def test_bad_epochs_and_batch_size(net, data, name, value, error):
     before = net.get_weights()
@@ -409,7 +402,7 @@ def test_backward_before_forward(net):
 
 def test_backward_with_a_wrongly_shaped_gradient(net):
     net.forward(np.zeros((2, D)))
-    with pytest.raises(ValueError, match=r"dZ must have shape \(2, 3\), got \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"dout must have the shape of the last forward's output \(2, 3\), got \(2, 4\)"):
         net.backward(np.zeros((2, C + 1)))
 
 

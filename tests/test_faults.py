@@ -263,7 +263,8 @@ BOUNDED = [("symmetry", "--epochs"), ("activations", "--epochs"), ("regression",
            ("regression", "--seeds"), ("depth", "--seeds"), ("training", "--seeds"), ("regression", "--draws"),
            ("phase", "--steps"), ("phase", "--depths"), ("phase", "--relu-depths"), ("bench", "--rounds"),
            ("regression", "--jobs"), ("depth", "--jobs"), ("training", "--jobs"), ("phase", "--jobs"),
-           ("all", "--jobs")]
+           ("all", "--jobs"), ("glorot2010", "--seeds"), ("glorot2010", "--epochs"), ("glorot2010", "--jobs"),
+           ("he2015", "--jobs")]
 
 
 @pytest.mark.parametrize("name, option", BOUNDED)

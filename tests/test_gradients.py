@@ -23,7 +23,8 @@ TINY = 1e-5        # see the module docstring: absolute comparison (to TOL·TINY
 widths = st.integers(1, 8)
 batches = st.integers(1, 8)
 seeds = st.integers(0, 2 ** 32 - 1)
-ACTIVATIONS = ["sigmoid", "tanh", "relu", "identity"]
+ACTIVATIONS = ["sigmoid", "tanh", "relu", "identity"]   # softsign: its f'' jumps at 0, so a pre-activation within h
+# of 0 costs central differences O(h) accuracy, beyond TOL; tests/test_softsign.py checks it at its own tolerance
 LOSSES = ["softmax_cross_entropy", "mse_float", "mse_labels"]
 
 
@@ -271,7 +272,7 @@ def test_a_missing_batch_mean_is_caught(monkeypatch):
     assert min(gradcheck.check(net, X, y, tiny=TINY).rel_errors.values()) > 0.5
 
 
-@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "identity"])
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "softsign", "relu", "identity"])
 def test_activation_backward_never_overwrites_its_dout(name):
     # backward writes f'(·) into a reused buffer; when dout *is* that buffer it must still read dout first
     act = Activation(name)
@@ -297,3 +298,47 @@ def test_check_layer_keeps_a_float32_input_float32_for_a_layer_without_dtype():
     res = gradcheck.check_layer(Activation("tanh"), Z, rng.standard_normal((4, 5)).astype(np.float32))["X"]
     loose = gradcheck.check_layer(Activation("tanh"), Z.astype(np.float64), np.ones((4, 5)))["X"]
     assert res["atol"] > loose["atol"]
+
+
+# ---------------------------------------------------------------- check's arguments: no pass on NaN, named errors
+def _small_check_net():
+    rng = np.random.default_rng(0)
+    return mlp([3, 4, 2], "tanh", "xavier_normal", rng=rng), rng.normal(size=(5, 3)), rng.integers(0, 2, 5)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(tiny=float("nan")), ValueError, "^tiny must be finite, got nan$"),
+    (dict(tiny=float("inf")), ValueError, "^tiny must be finite, got inf$"),
+    (dict(tiny=-1), ValueError, r"^tiny must lie in \[0.0, inf\), got -1$"),
+    (dict(n_worst=-1), ValueError, "^n_worst must be an integer >= 0, got -1$"),
+    (dict(n_worst="a"), TypeError, "^n_worst must be an integer >= 0, got 'a' \\(str\\)$"),
+    (dict(order=3), ValueError, "^order must be 2 or 4, got 3$"),
+])
+def test_check_refuses_bad_settings_in_one_line(kwargs, error, message):
+    net, X, y = _small_check_net()
+    with pytest.raises(error, match=message):
+        gradcheck.check(net, X, y, **kwargs)
+
+
+@pytest.mark.parametrize("net", [None, [1, 2], "net"])
+def test_check_needs_a_network(net):
+    with pytest.raises(TypeError, match="^net must be a Network"):
+        gradcheck.check(net, np.zeros((2, 3)), np.zeros(2, dtype=int))
+
+
+def test_a_nan_gradient_fails_the_check(monkeypatch):
+    net, X, y = _small_check_net()
+    original = npnet.SoftmaxCrossEntropy.backward
+    monkeypatch.setattr(npnet.SoftmaxCrossEntropy, "backward", lambda self: original(self) * np.nan)
+    report = gradcheck.check(net, X, y)
+    assert not report.passed and np.isnan(report.max_rel_error)
+    assert report.total("n_failures") == sum(p.value.size for p in net.parameters())
+    assert "FAILED" in str(report)
+
+
+def test_tiny_zero_counts_exact_agreement_at_zero_as_agreement():
+    net = mlp([3, 4, 2], "relu", "zeros", rng=0)               # every gradient but the output bias's is exactly 0
+    X, y = np.random.default_rng(0).normal(size=(5, 3)), np.array([0, 1, 0, 1, 1])
+    report = gradcheck.check(net, X, y, tiny=0)
+    assert report.passed and report["fc1.W"].max_rel_error == 0.0
+    assert gradcheck.rel_error([0.0, 1.0], [0.0, 1.0], tiny=0).tolist() == [0.0, 0.0]

@@ -25,7 +25,7 @@ def test_dense_matches_the_reference(shape, seed, products):
     np.testing.assert_allclose(layer.db, db, **TOL)
 
 
-@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "identity"])
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "softsign", "identity"])
 @given(shape=shapes, seed=seeds, at_zero=st.sampled_from([0.0, 0.5, 1.0]))
 def test_activation_matches_the_reference(name, shape, seed, at_zero):
     B, _, H = shape

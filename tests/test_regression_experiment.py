@@ -1,4 +1,4 @@
-"""experiments.regression and npnet.regression: gradients, the symmetry mechanisms, the literal ratio, the CLI."""
+"""experiments.regression and full-batch MSE training with npnet.train: gradients, the symmetry mechanisms, the literal ratio, the CLI."""
 import json
 import subprocess
 import sys
@@ -11,7 +11,11 @@ from experiments import _cli as cli
 from experiments import regression
 from experiments.regression import ratio_checks, students, teachers
 from npnet import gradcheck
-from npnet.regression import train_full_batch
+
+
+def train_full_batch(net, X, Y, optimizer, epochs):
+    """The students' loop: full-batch gradient descent on the MSE; the loss before each epoch's step."""
+    return npnet.train(net, X, Y, optimizer=optimizer, epochs=epochs, batch_size=None, loss="mse")["train_loss"]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +52,7 @@ def test_train_full_batch_records_loss_before_each_step_and_decreases(data):
 def test_train_full_batch_rejects_bad_targets(data):
     X, _ = data
     net = students.student("linear", "zero", seed=0)
-    with pytest.raises(ValueError, match="Y must have shape"):
+    with pytest.raises(ValueError, match="y must have shape"):
         train_full_batch(net, X, np.zeros((len(X), 2)), optimizer=npnet.SGD(net, lr=0.1), epochs=1)
     with pytest.raises(ValueError, match="NaN"):
         train_full_batch(net, X, np.full(len(X), np.nan), optimizer=npnet.SGD(net, lr=0.1), epochs=1)

@@ -1,5 +1,6 @@
 """Training: optimizers against hand-computed updates, gradient bookkeeping, determinism, dtypes, train/evaluate."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -188,13 +189,13 @@ def test_a_second_forward_backward_replaces_the_gradients():
     assert all(not np.array_equal(got[k], after_first[k]) for k in got)
 
 
-def test_network_backward_returns_input_gradient_on_request():
+def test_network_backward_returns_input_gradient_unless_told_not_to():
     rng = np.random.default_rng(2)
     net = mlp([4, 6, 3], "tanh", "xavier_normal", rng=rng)
     X = rng.normal(size=(5, 4))
     out = net.forward(X)
-    assert net.backward(np.ones_like(out)) is None
-    dX = net.backward(np.ones_like(out), need_dX=True)
+    assert net.backward(np.ones_like(out), need_dX=False) is None
+    dX = net.backward(np.ones_like(out))          # need_dX=True by default, as for Dense
     assert dX.shape == X.shape
     # d(Σ out)/dX by a central difference on one entry
     h = 1e-6
@@ -391,57 +392,149 @@ def test_evaluate_extremes():
     assert evaluate(net, X, np.array([0, 1, 0, 1]))["accuracy"] == 0.5
 
 
-# ---------------------------------------------------------------- fused SGD (SGD(fused=True): train's fast path)
+# ---------------------------------------------------------------- one loop: against the two it replaced
 
 
-def _trained(dtype, fused, activation="relu"):
+def _old_minibatch_loop(net, X, y, optimizer, epochs, batch_size, rng):
+    """The minibatch loop ``train`` ran before it also did regression (kept here only as the reference)."""
+    loss_fn, n = SoftmaxCrossEntropy(), len(X)
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            loss_fn.forward(net.forward(X[idx]), y[idx])
+            net.backward(loss_fn.backward(), need_dX=False)
+            optimizer.step()
+
+
+def _old_full_batch_loop(net, X, Y, optimizer, epochs):
+    """npnet.regression.train_full_batch as it was (the reference): the loss before each step, one step an epoch."""
+    loss_fn, history = npnet.MSE(), []
+    for _ in range(epochs):
+        history.append(loss_fn.forward(net.forward(X), Y))
+        net.backward(loss_fn.backward(), need_dX=False)
+        optimizer.step()
+    return history
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam"])
+def test_train_gives_the_old_minibatch_loops_weights(opt):
     X, y = blobs(3, n=150, d=20)
-    net = mlp([20, 16, 16, 16, 2], activation, rng=np.random.default_rng(0), dtype=dtype, products="scipy_blas")
-    train(net, X, y, optimizer=SGD(net, lr=0.3, fused=fused), epochs=4, batch_size=32,   # last batch: 22 rows
-          rng=np.random.default_rng(1), eval_train=False)
-    return net
+    nets = [mlp([20, 16, 16, 2], "relu", rng=np.random.default_rng(0)) for _ in range(2)]
+    make = (lambda net: SGD(net, lr=0.3)) if opt == "sgd" else (lambda net: Adam(net, lr=0.01))
+    train(nets[0], X, y, optimizer=make(nets[0]), epochs=3, batch_size=32, rng=np.random.default_rng(1),
+          eval_train=False)                                                        # last batch: 22 rows
+    _old_minibatch_loop(nets[1], X, y, make(nets[1]), 3, 32, np.random.default_rng(1))
+    start = mlp([20, 16, 16, 2], "relu", rng=np.random.default_rng(0)).get_weights()
+    for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+        assert not np.array_equal(p.value, start[p.name])                          # training moved it
+        np.testing.assert_array_equal(p.value, q.value)
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh"])
-def test_fused_sgd_gives_the_weights_of_sgd_float64(activation):
-    plain, fused = _trained(np.float64, False, activation), _trained(np.float64, True, activation)
-    for p, q in zip(plain.parameters(), fused.parameters()):
-        assert not np.array_equal(p.value, _trained_start(p.name))        # training moved every parameter
-        np.testing.assert_allclose(q.value, p.value, rtol=0, atol=1e-12)
+def test_train_full_batch_mse_gives_the_old_regression_loops_weights_and_losses():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    Y = np.tanh(X @ [0.5, -1.0, 2.0])
+    nets = [mlp([3, 10, 1], "tanh", "xavier_uniform", rng=np.random.default_rng(4)) for _ in range(2)]
+    history = train(nets[0], X, Y, optimizer=SGD(nets[0], lr=0.05), epochs=25, batch_size=None, loss="mse")
+    reference = _old_full_batch_loop(nets[1], X, Y[:, None], SGD(nets[1], lr=0.05), 25)
+    assert history["train_loss"] == reference                     # the loss before each epoch's step, bitwise
+    assert history["train_acc"] == history["test_acc"] == [None] * 25   # no accuracy for real targets
+    for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+        np.testing.assert_array_equal(p.value, q.value)
+    assert reference[-1] < reference[0] / 2
 
 
-def _trained_start(name):
-    return mlp([20, 16, 16, 16, 2], rng=np.random.default_rng(0)).get_weights()[name]
+def test_batch_size_at_least_n_is_full_batch_and_needs_no_rng():
+    X, y = blobs(0, n=40)
+    a, b = (mlp([2, 4, 2], rng=np.random.default_rng(0)) for _ in range(2))
+    train(a, X, y, optimizer=SGD(a, lr=0.1), epochs=3, batch_size=None)
+    train(b, X, y, optimizer=SGD(b, lr=0.1), epochs=3, batch_size=1000, rng=np.random.default_rng(5))
+    assert all(np.array_equal(p.value, q.value) for p, q in zip(a.parameters(), b.parameters()))
 
 
-def test_fused_sgd_float32_stays_float32_and_close():
-    plain, fused = _trained(np.float32, False), _trained(np.float32, True)
-    for p, q in zip(plain.parameters(), fused.parameters()):
-        assert q.value.dtype == np.float32
-        np.testing.assert_allclose(q.value, p.value, rtol=0, atol=1e-5)
+def test_max_steps_stops_mid_epoch_and_epochs_may_follow_from_it():
+    X, y = blobs(0, n=100)
+    steps = []
+    a, b = (mlp([2, 4, 2], rng=np.random.default_rng(0)) for _ in range(2))
+    history = train(a, X, y, optimizer=SGD(a, lr=0.1), epochs=5, batch_size=30, rng=np.random.default_rng(1),
+                    max_steps=6, on_step=lambda e, s, net, v: steps.append((e, s, v)))
+    assert [(e, s) for e, s, _ in steps] == [(1, 1), (1, 2), (1, 3), (1, 4), (2, 1), (2, 2)]
+    assert history["epoch"] == [1, 2]
+    assert history["train_loss"][1] == pytest.approx((steps[4][2] + steps[5][2]) / 2, rel=1e-15)  # partial epoch
+    twin = train(b, X, y, optimizer=SGD(b, lr=0.1), batch_size=30, rng=np.random.default_rng(1), max_steps=6)
+    assert twin == history
+    assert all(np.array_equal(p.value, q.value) for p, q in zip(a.parameters(), b.parameters()))
 
 
-def test_fused_sgd_leaves_gradients_unset_and_step_still_uses_them():
-    net = _trained(np.float64, True)
-    assert all(not np.any(p.grad) for p in net.parameters())     # documented: training sets no dW, db
-    opt = SGD(net, lr=0.1, fused=True)
-    net.backward(np.ones((len(net.dense[0]._X), 2)))
+def test_divergence_error_carries_epoch_step_and_the_last_finite_loss():
+    X, y = blobs(0, n=64)
+    net = mlp([2, 16, 2], "relu", ("normal", 3.0), rng=np.random.default_rng(0))
+    seen = []
+    with pytest.raises(npnet.DivergenceError) as info:
+        train(net, X * 1e3, y, optimizer=SGD(net, lr=10.0), epochs=50, batch_size=16, rng=np.random.default_rng(0),
+              on_step=lambda e, s, net, v: seen.append((e, s, v)))
+    exc = info.value
+    assert isinstance(exc, FloatingPointError)
+    last_epoch, last_step, last_value = seen[-1]
+    assert (exc.epoch, exc.step) == ((last_epoch, last_step + 1) if last_step < 4 else (last_epoch + 1, 1))
+    assert exc.last_finite_loss == last_value and not math.isfinite(exc.loss) and exc.steps_per_epoch == 4
+    assert str(exc) == (f"loss became {exc.loss} at epoch {exc.epoch}, step {exc.step} of 4; the weights diverged "
+                        "(try a smaller learning rate or a smaller-scale initialization)")
+    import pickle
+    again = pickle.loads(pickle.dumps(exc))
+    assert (again.epoch, again.step, again.last_finite_loss, str(again)) == (exc.epoch, exc.step,
+                                                                             exc.last_finite_loss, str(exc))
+
+
+def test_a_diverging_run_warns_nothing_before_its_error():
+    # the first step's update overflows (lr·dW = 1e10 · ~1e300): NumPy would warn "overflow encountered in multiply"
+    X, y = blobs(0, n=64)
+    net = mlp([2, 2], weight_init="zeros")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # any warning would fail the test
+        with pytest.raises(npnet.DivergenceError) as info:
+            train(net, X * 1e300, y, optimizer=SGD(net, lr=1e10), epochs=1, batch_size=16, rng=0)
+    assert (info.value.epoch, info.value.step) == (1, 2) and math.isfinite(info.value.last_finite_loss)
+
+
+def test_divergence_at_the_very_first_step_has_no_last_finite_loss():
+    net = mlp([2, 3, 2], "identity", ("constant", 1e200), rng=0)
+    X, y = blobs(0, n=8)
+    with pytest.raises(npnet.DivergenceError) as info:
+        train(net, X * 1e200, y, optimizer="sgd", lr=0.1, epochs=1, batch_size=None)
+    assert (info.value.epoch, info.value.step, info.value.last_finite_loss) == (1, 1, None)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(optimizer="sgd"), TypeError, r"^optimizer='sgd' needs lr=, e\.g\. train\(\.\.\., optimizer='sgd', lr=0\.1\)$"),
+    (dict(on_step=3), TypeError, "^on_step must be a function or None, got int$"),
+    (dict(on_epoch="x"), TypeError, "^on_epoch must be a function or None, got str$"),
+    (dict(max_steps=0), ValueError, "^max_steps must be an integer >= 1, got 0$"),
+    (dict(epochs=None), TypeError, r"^train needs epochs= \(or max_steps=\)$"),
+    (dict(batch_size=0), ValueError, "^batch_size must be an integer >= 1, got 0$"),
+    (dict(rng=None), TypeError, "^rng must be a numpy.random.Generator"),
+    (dict(loss="mse", y=np.zeros((10, 2))), ValueError, r"^y must have shape \(10, 1\), got \(10, 2\)$"),
+    (dict(loss="mse", y=np.full(10, np.nan)), ValueError, "^y contains 10 NaN/inf value"),
+    (dict(loss="mse", y=np.array(["a"] * 10)), TypeError, "^y must be real numbers, got dtype <U1$"),
+    (dict(y=np.zeros(10)), TypeError, r"^y must be integer class labels in \[0, 2\)"),
+])
+def test_train_argument_errors_are_one_line(kwargs, error, message):
+    X, _ = blobs(0, n=10)
+    net = mlp([2, 3, 1 if kwargs.get("loss") == "mse" else 2], rng=0)
+    args = dict(optimizer=SGD(net, lr=0.1), epochs=1, batch_size=4, rng=0, y=np.zeros(10, dtype=int))
+    args.update(kwargs)
     before = net.get_weights()
-    opt.step()                                                   # hand-written loops: step() updates from dW
-    assert all(not np.array_equal(before[p.name], p.value) for p in net.parameters())
+    with pytest.raises(error, match=message) as info:
+        train(net, X, args.pop("y"), **args)
+    assert "\n" not in str(info.value)
+    assert all(np.array_equal(v, net.get_weights()[k]) for k, v in before.items())   # refused before any step
 
 
-def test_fused_sgd_errors():
-    net = mlp([3, 4, 2], rng=np.random.default_rng(0), products="scipy_blas")
-    with pytest.raises(ValueError, match="momentum"):
-        SGD(net, lr=0.1, momentum=0.9, fused=True)
-    for mode in ("blas", "exact"):
-        with pytest.raises(ValueError, match="products='scipy_blas'"):
-            SGD(mlp([3, 4, 2], rng=np.random.default_rng(0), products=mode), lr=0.1, fused=True)
-    with pytest.raises(ValueError, match="products='scipy_blas'"):
-        SGD(net.parameters(), lr=0.1, fused=True)
-    other = mlp([3, 4, 2], rng=np.random.default_rng(1), products="scipy_blas")
-    X, y = blobs(0, n=10, d=3)
-    with pytest.raises(ValueError, match="another network"):
-        train(net, X, y, optimizer=SGD(other, lr=0.1, fused=True), epochs=1, batch_size=5,
-              rng=np.random.default_rng(0))
+@pytest.mark.parametrize("net", [None, [1, 2], "mlp"])
+def test_a_net_that_is_not_a_network_is_a_type_error(net):
+    X, y = blobs(0, n=10)
+    with pytest.raises(TypeError, match="^net must be a Network"):
+        train(net, X, y, optimizer="sgd", lr=0.1, epochs=1, batch_size=4, rng=0)
+    with pytest.raises(TypeError, match="^net must be a Network"):
+        evaluate(net, X, y)

@@ -58,7 +58,7 @@ def peak_memory_per_epoch(X, y, dtype, epochs, seed):
 
 
 def scaling(X, y, dtype, seed, quick, progress):
-    """Time per epoch vs batch size and vs width: npnet fast against the GEMM floor (same BLAS) of the same shapes."""
+    """Time per epoch vs batch size and vs width: npnet against the GEMM floor (same BLAS) of the same shapes."""
     rows = []
     n = X.shape[0]
     batches = (16, 64, 256) if quick else (16, 32, 64, 128, 256, 512, 1024)
@@ -68,12 +68,12 @@ def scaling(X, y, dtype, seed, quick, progress):
     for kind, value, sizes, batch in configs:
         def run_npnet():
             rng = np.random.default_rng(seed)
-            net = npnet.mlp(sizes, "relu", "he_normal", rng=rng, dtype=dtype, products="scipy_blas")
+            net = npnet.mlp(sizes, "relu", "he_normal", rng=rng, dtype=dtype)
             start = time.perf_counter()
-            npnet.train(net, X, y, optimizer=npnet.SGD(net, lr=LR, fused=True), epochs=1, batch_size=batch,
+            npnet.train(net, X, y, optimizer=npnet.SGD(net, lr=LR), epochs=1, batch_size=batch,
                         rng=rng, eval_train=False)
             return time.perf_counter() - start
-        floor = (lambda: gemm_floor_epoch(n, dtype, seed, sizes, batch, library="scipy"))
+        floor = (lambda: gemm_floor_epoch(n, dtype, seed, sizes, batch))
         t = interleaved({"npnet": run_npnet, "floor": floor}, 1 if quick else 3, lambda _: None,
                         0.0 if quick else SETTLE)
         npnet_s, floor_s = statistics.median(t["npnet"]), statistics.median(t["floor"])

@@ -113,7 +113,7 @@ def float32_summary(rows, steps):
         "max_abs_error_float32": max(r["max_abs_error"] for r in r32),
         "best_step_size_error_float32": min(best),
         "tolerance_float32": {"atol": atol, "rtol": rtol,
-                              "roundoff": f"+ {gradcheck.ROUNDOFF_EPS:g}·ε·|f|·1.5/h (order 4)"},
+                              "roundoff": f"+ {gradcheck.ROUNDOFF_FACTOR:g}·ε·|f|·1.5/h (order 4)"},
         "worst_ratio_float32": max(r["max_ratio"] for r in r32),
         "all_pass_float32": all(r["passed"] for r in r32),
         "max_rel_error_float32_on_float64_copy": max(r["float32_on_float64_copy"]["max_rel_error"] for r in rows

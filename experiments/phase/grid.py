@@ -98,10 +98,6 @@ def build(settings, rng):
                      rng=rng, dtype=np.dtype(settings["dtype"]).type)
 
 
-class _StepsDone(Exception):
-    """Raised from ``train``'s step callback once the fixed number of steps is reached."""
-
-
 def train_cell(task):
     """Train one (activation, σ_w², L) cell and cache its result: {test_acc, train_acc, final_loss, diverged}.
 
@@ -114,22 +110,12 @@ def train_cell(task):
     rng = np.random.default_rng([settings["seed"], settings["depth"]])
     net = build(settings, rng)
     steps_per_pass = math.ceil(len(X_train) / settings["batch"])
-    losses = []
-
-    def on_step(epoch, step, net, value):
-        losses.append(value)
-        if len(losses) == settings["steps"]:
-            raise _StepsDone
-
-    diverged = None
+    losses, diverged = [], None
     try:
-        with np.errstate(over="ignore", invalid="ignore"):     # a diverging cell overflows on its way to inf
-            npnet.train(net, X_train, y_train, optimizer=npnet.SGD(net, lr=settings["lr"]),
-                        epochs=math.ceil(settings["steps"] / steps_per_pass), batch_size=settings["batch"],
-                        rng=rng, eval_train=False, on_step=on_step)
-    except _StepsDone:
-        pass
-    except FloatingPointError as exc:            # the loss overflowed: that cell does not train
+        npnet.train(net, X_train, y_train, optimizer=npnet.SGD(net, lr=settings["lr"]), max_steps=settings["steps"],
+                    batch_size=settings["batch"], rng=rng, eval_train=False,
+                    on_step=lambda epoch, step, net, value: losses.append(value))
+    except npnet.DivergenceError as exc:         # the loss overflowed: that cell does not train
         diverged = str(exc)
     with np.errstate(all="ignore"):              # a diverged net's logits may be inf/NaN: argmax still counts
         test_acc = npnet.evaluate(net, X_test, y_test)["accuracy"]

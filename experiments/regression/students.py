@@ -4,7 +4,6 @@ import numpy as np
 
 import npnet
 from npnet import probes
-from npnet.regression import train_full_batch
 
 from .. import _outputs as outputs
 from .. import _plotting as plotting
@@ -78,7 +77,8 @@ def run_cell(task):
         for init_label in inits:
             net = student(kind, init_label, seed)
             before = net.get_weights()
-            mse = train_full_batch(net, X, y, optimizer=npnet.SGD(net, lr=lr), epochs=epochs)
+            mse = npnet.train(net, X, y, optimizer=npnet.SGD(net, lr=lr), epochs=epochs, batch_size=None,
+                              loss="mse")["train_loss"]      # full batch: the loss before each epoch's step
             records.append({"teacher": teacher, "student": "linear 3-1" if kind == "linear" else "3-10-1 tanh",
                             "init": init_label, "init_formula": INITS[init_label][1], "lr": lr, "seed": seed,
                             "products": net.products.name,

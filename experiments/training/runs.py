@@ -64,11 +64,6 @@ def run_one(t):
     opt = npnet.SGD(net, lr=t["lr"]) if t["optimizer"] == "sgd" else npnet.Adam(net, lr=t["lr"])
     steps_per_epoch = math.ceil(len(y) / t["batch_size"])
     series = {"epoch": [], "train_loss": [], "test_loss": [], "test_acc": [], "distinct_rows": []}
-    last = [0, steps_per_epoch]       # (epoch, step) of the last finite step
-
-    def on_step(epoch, step, net, value):
-        last[:] = [epoch, step]
-
     def on_epoch(epoch, net, history):
         ev = npnet.evaluate(net, Xt, yt, loss="softmax_cross_entropy")
         series["epoch"].append(epoch)
@@ -80,10 +75,9 @@ def run_one(t):
     diverged = None
     try:
         npnet.train(net, X, y, optimizer=opt, epochs=t["epochs"], batch_size=t["batch_size"],
-                    rng=np.random.default_rng([t["seed"], 1]), eval_train=False, on_epoch=on_epoch, on_step=on_step)
-    except FloatingPointError as exc:
-        epoch, step = last if last[1] < steps_per_epoch else (last[0] + 1, 1)
-        diverged = {"epoch": epoch, "step": step, "message": str(exc)}
+                    rng=np.random.default_rng([t["seed"], 1]), eval_train=False, on_epoch=on_epoch)
+    except npnet.DivergenceError as exc:         # the step whose loss was NaN/inf
+        diverged = {"epoch": exc.epoch, "step": exc.step, "message": str(exc)}
     after = net.get_weights()
     record = {k: v for k, v in t.items() if k not in ("init", "bias", "formula", "data", "carve")}
     record.update(init={"weights": repr(t["init"]), "biases": repr(t["bias"]), "formula": t["formula"]},
