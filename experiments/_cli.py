@@ -20,7 +20,7 @@ import numpy as np
 from npnet import _io, _validate
 from npnet import data as npdata
 
-from . import INTERRUPT, _outputs, check_interrupt, install_sigint_handler
+from . import INTERRUPT, _cluster, _outputs, check_interrupt, install_sigint_handler
 from ._console import Progress
 
 EXIT_USAGE = 2
@@ -108,13 +108,14 @@ def _data_source(text):
 
 
 def parser(prog, description, *, epochs=None, quick_epochs=None, data=True, dtype=True, jobs=False,
-           seeds=None, quick_seeds=None, dtype_help="floating-point type"):
+           seeds=None, quick_seeds=None, dtype_help="floating-point type", shared=None):
     """A parser with the options every experiment has: --seed, --quick, --out (and --data, --dtype unless off).
 
     With ``epochs`` it also has --epochs, whose default is ``epochs`` (``quick_epochs`` under --quick); read it
     with ``resolve_epochs(args)``. ``--out`` defaults to figures/, and to figures/quick/ under --quick so that a
     quick run never overwrites the committed figures of the default run. With ``jobs`` it has --jobs (worker
-    processes for :func:`parallel_map`, default all cores); with ``seeds`` it has --seeds (runs per setting,
+    processes for :func:`parallel_map`, default all cores) and --dask (a Dask scheduler to send the tasks to
+    instead; ``shared`` names the options whose paths the workers write, for its help); with ``seeds`` it has --seeds (runs per setting,
     default ``seeds``, ``quick_seeds`` under --quick), resolved by :func:`start` like --epochs. ``dtype_help`` says
     what --dtype applies to, where that is not everything.
     """
@@ -138,6 +139,7 @@ def parser(prog, description, *, epochs=None, quick_epochs=None, data=True, dtyp
     if jobs:
         p.add_argument("--jobs", type=count_arg(JOBS_MAX), default=min(os.cpu_count() or 1, JOBS_MAX),
                        help=f"worker processes (joblib; {at_most(JOBS_MAX)}); results are identical to --jobs 1")
+        _cluster.add_argument(p, shared)
     if seeds is not None:
         quick = f" ({quick_seeds} with --quick)" if quick_seeds else ""
         p.add_argument("--seeds", type=count_arg(SEEDS_MAX), default=None,
@@ -153,14 +155,17 @@ def resolve_epochs(args):
     return args.quick_epochs if args.quick else args.default_epochs
 
 
-def start(parser, argv, check=None):
+def start(parser, argv, check=None, shared=None):
     """Parse ``argv``, resolve --epochs and --seeds (if the parser has them) and prepare --out: (args, out
     directory, Progress).
 
     Everything is checked before anything is written or printed: the options, $NPNET_DATA (when --data is not
-    given), and ``check(args)``, the experiment's own checks (it may create a directory with ``make_dir``). Then
-    --out is created, the leftovers of killed runs are removed from it (``npnet._io.remove_stale``), and, under
-    ``run``, the run's staging directory is opened inside it (see ``experiments._outputs``).
+    given), --dask (or ``$NPNET_DASK_SCHEDULER``: dask installed, and no relative path among ``shared(args, out)``,
+    {option: path the workers write}, when the scheduler is on another machine), and ``check(args)``, the
+    experiment's own checks (it may create a directory with ``make_dir``). Then --out is created, the leftovers of
+    killed runs are removed from it (``npnet._io.remove_stale``), the client to the Dask scheduler opened (without
+    --dask: any client an earlier run in this process left open is closed), and, under ``run``, the run's staging
+    directory is opened inside it (see ``experiments._outputs``).
     """
     args = parser.parse_args(argv)
     if hasattr(args, "default_epochs"):
@@ -172,9 +177,11 @@ def start(parser, argv, check=None):
                          f"{args.seed} + {args.seeds} - 1")
     if hasattr(args, "data") and args.data is None:
         check_data_environment()
+    check_cluster(args, shared)
     if check is not None:
         check(args)
     out = prepare_out(args)
+    connect_cluster(args)
     _outputs.stage(out)
     return args, out, Progress()
 
@@ -189,10 +196,40 @@ def check_data_environment():
             raise UsageError(f"${npdata.SOURCE_ENV}: {exc}") from None
 
 
+def check_cluster(args, shared=None):
+    """Resolve ``args.dask`` (--dask, else ``$NPNET_DASK_SCHEDULER``); with an address, check that dask is installed
+    and that no path in ``shared(args, out)`` is relative when the scheduler is remote. Errors → UsageError."""
+    if not hasattr(args, "dask"):
+        return
+    try:
+        args.dask = _cluster.address(args.dask)
+        if args.dask is not None:
+            _cluster.require_dask()
+            _cluster.check_shared_paths(args.dask, shared(args, out_path(args)) if shared else {})
+    except _cluster.ClusterError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def connect_cluster(args):
+    """Open the client to ``args.dask`` (checked by ``check_cluster``), or close any open one; errors → UsageError."""
+    if getattr(args, "dask", None) is None:
+        _cluster.close()
+        return
+    try:
+        _cluster.connect(args.dask)
+    except _cluster.ClusterError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def out_path(args):
+    """--out, or its default (figures/, or figures/quick/ with --quick)."""
+    return args.out if args.out is not None else Path("figures/quick" if args.quick else "figures")
+
+
 def prepare_out(args):
     """The output directory of ``args`` (--out, or its default), created and checked writable; else UsageError.
     Temporary files and staging directories that killed runs left in it are removed."""
-    path = args.out if args.out is not None else Path("figures/quick" if args.quick else "figures")
+    path = out_path(args)
     make_dir(path, "--out")
     _io.remove_stale(path)
     return path
@@ -274,6 +311,8 @@ def run(main, prog, argv=None):
         code = _fail(f"{prog}: interrupted; no outputs were written{kept}", EXIT_INTERRUPTED)
     finally:
         _outputs.end_set(outer_set)
+        if not nested:
+            _cluster.close()
         if code != 0:
             _remove_created()
         _Run.created = outer_created

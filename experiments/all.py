@@ -22,7 +22,7 @@ from pathlib import Path
 
 from npnet._io import atomic_write
 
-from . import _cli as cli, _console as console, _outputs as outputs
+from . import _cli as cli, _cluster, _console as console, _outputs as outputs
 from . import _ledger as ledger
 
 #: run in this order; each is ``python -m experiments.<name>``
@@ -56,6 +56,8 @@ def parse(argv):
     p.add_argument("--jobs", type=cli.count_arg(cli.JOBS_MAX), default=None,
                    help="worker processes, passed to the experiments that take --jobs (default: theirs; "
                         f"{cli.at_most(cli.JOBS_MAX)})")
+    p.add_argument("--dask", metavar="ADDRESS", default=None,
+                   help="passed to the experiments that take --jobs: " + _cluster.argument_help())
     p.add_argument("--out", type=cli.out_arg, default=None,
                    help="directory for every figure and JSON (default: figures/, or figures/quick/ with --quick)")
     p.add_argument("--results", type=_results_arg, default=None,
@@ -121,6 +123,12 @@ def check_catalog(names, exists=ledger.module_exists):
 
 def main(argv=None):
     args = parse(argv)
+    if args.dask is not None:     # checked here, before the first experiment (each one connects on its own)
+        try:
+            args.dask = _cluster.address(args.dask)
+            _cluster.require_dask()
+        except _cluster.ClusterError as exc:
+            raise cli.UsageError(str(exc)) from None
     progress = console.Progress()
     out = args.out if args.out is not None else ROOT / ("figures/quick" if args.quick else "figures")
     names = [n for n in EXPERIMENTS if n in (args.only or EXPERIMENTS)]
@@ -150,7 +158,9 @@ def main(argv=None):
     if not args.report_only:
         flags = (["--quick"] if args.quick else []) + ["--out", str(out)]
         for i, name in enumerate(names, 1):
-            extra = ["--jobs", str(args.jobs)] if args.jobs is not None and supports_jobs(name) else []
+            extra = (["--jobs", str(args.jobs)] if args.jobs is not None else []) + \
+                (["--dask", args.dask] if args.dask is not None else [])
+            extra = extra if extra and supports_jobs(name) else []
             progress(f"[{i}/{len(names)}] python -m experiments.{name} {' '.join(flags + extra)}")
             start = time.perf_counter()
             code, last = run_one(name, flags + extra)

@@ -18,6 +18,12 @@ settings.register_profile("explore", deadline=None, max_examples=200, derandomiz
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "npnet"))
 
 
+@pytest.fixture(autouse=True)
+def no_dask_scheduler_from_the_environment(monkeypatch):
+    """A developer's $NPNET_DASK_SCHEDULER must not send the tests' runs to their cluster (tests set it themselves)."""
+    monkeypatch.delenv("NPNET_DASK_SCHEDULER", raising=False)
+
+
 @pytest.fixture(scope="session")
 def quick_run(tmp_path_factory):
     """``quick_run(name)`` → (output directory, parsed JSON) of ``python -m experiments.<name> --quick``.

@@ -33,9 +33,10 @@ code version). A run reads every matching file first and trains only the missing
 uninterrupted one. Resuming is the default; ``--no-cache`` neither reads nor writes the cache; delete the directory
 to start over. ``--cache`` defaults to <out>/.phase-cache/ (git-ignored).
 
-Cluster: the cells run through ``experiments.parallel.parallel_map`` (joblib, one BLAS thread per cell). To send
-them to a Dask cluster, call ``main`` inside ``joblib.parallel_config(backend="dask")`` with a
-``dask.distributed.Client`` open; the cache directory must then be on a file system the workers share.
+Cluster: the cells run through ``experiments._parallel.parallel_map`` (joblib, one BLAS thread per cell).
+``--dask ADDRESS`` (or ``$NPNET_DASK_SCHEDULER``) sends them to a Dask cluster instead, with the same results; the
+workers write the cache, so it must be a directory on a file system they share, given as an absolute path when
+the scheduler is on another machine (a relative one, such as the default under a relative --out, is refused then).
 
 The code is split by part: ``protocol`` (grid, budget, published numbers), ``theory`` (mean field),
 ``correlation_depth`` (ξ measured), ``grid`` (the trained cells, their cache and the verdict) and ``plots``;
@@ -109,7 +110,7 @@ def _check_cache(args):
 
 
 def make_parser():
-    p = cli.parser("python -m experiments.phase", __doc__.split("\n")[0], jobs=True)
+    p = cli.parser("python -m experiments.phase", __doc__.split("\n")[0], jobs=True, shared="--cache")
     p.add_argument("--steps", type=cli.count_arg(STEPS_MAX), default=None,
                    help=f"SGD steps per cell (default: {STEPS}, {QUICK['steps']} with --quick; {cli.at_most(STEPS_MAX)})")
     p.add_argument("--sigma-w2", type=_float_list, default=None,
@@ -122,15 +123,22 @@ def make_parser():
                    help="depths of the ReLU row, '' for none (default: " + ",".join(map(str, RELU_DEPTHS))
                         + f"; each {cli.at_most(DEPTH_MAX)}, {LIST_MAX} values at most)")
     p.add_argument("--cache", type=_cache_arg, default=None,
-                   help="directory of the per-cell cache (default: <out>/.phase-cache)")
+                   help="directory of the per-cell cache (default: <out>/.phase-cache); with --dask the workers "
+                        "write it, so it must be on a file system they share (absolute with a remote scheduler)")
     p.add_argument("--no-cache", action="store_true",
                    help="train every cell; neither read nor write the cache (default: resume from it)")
     p.set_defaults(dtype=DTYPE)
     return p
 
 
+def cache_option(args, out):
+    """The cache directory as given (--cache, else <out>/.phase-cache), or None with --no-cache."""
+    return None if args.no_cache else (args.cache or out / ".phase-cache")
+
+
 def main(argv=None):
-    args, out, progress = cli.start(make_parser(), argv, check=_check_cache)
+    args, out, progress = cli.start(make_parser(), argv, check=_check_cache,
+                                    shared=lambda a, o: {"--cache": cache_option(a, o)})
     t0 = time.perf_counter()
     q = args.quick
     steps = args.steps or (QUICK["steps"] if q else STEPS)
@@ -138,9 +146,10 @@ def main(argv=None):
     depths = args.depths or (QUICK["depths"] if q else TANH_DEPTHS)
     relu_depths = args.relu_depths if args.relu_depths is not None else (QUICK["relu_depths"] if q else RELU_DEPTHS)
     n_train, n_test = (QUICK["n_train"], QUICK["n_test"]) if q else (N_TRAIN, N_TEST)
-    cache_dir = None if args.no_cache else (args.cache or out / ".phase-cache")
+    cache_dir = cache_option(args, out)
     if cache_dir is not None:
         cli.make_dir(cache_dir, "--cache")
+        cache_dir = Path(cache_dir).absolute()       # the workers (a Dask worker's own working directory) write it
 
     progress(f"loading MNIST ({n_train}/{n_test} requested)")
     data = cli.load_mnist(args, n_train, n_test, dtype=np.dtype(args.dtype).type)
@@ -193,7 +202,7 @@ def main(argv=None):
     figures(result, out)
     outputs.write_json(out / "phase.json", result)
     progress(f"wrote {out}/phase_diagram.png, {out}/phase_correlation_depth.png and {out}/phase.json")
-    print(f"total time {time.perf_counter() - t0:.0f} s (--jobs {args.jobs})")
+    print(f"total time {time.perf_counter() - t0:.0f} s ({parallel.where(args.jobs)})")
 
 
 def _without(d, *keys):

@@ -141,7 +141,7 @@ def run_cells(cells, data, cache_dir, jobs, progress):
     results = [read_cached(cache_dir, s, notice=progress) for s in cells]
     todo = [i for i, r in enumerate(results) if r is None]
     progress(f"{len(cells)} cells: {len(cells) - len(todo)} from the cache, {len(todo)} to train "
-             f"(--jobs {jobs})")
+             f"({parallel.where(jobs)})")
     todo.sort(key=lambda i: -cells[i]["depth"])     # deepest (slowest) first: the workers finish together
     if cache_dir is not None:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,7 @@ def main(argv=None):
     seeds = [args.seed + i for i in range(args.seeds)]
     tasks = [(s, t, n, args.epochs) for s in seeds for t in TEACHERS]
     progress(f"{len(tasks)} (seed, teacher) cells × {len(INITS) + len(LINEAR_INITS)} students, n = {n}, "
-             f"{args.epochs} epochs, --jobs {args.jobs}")
+             f"{args.epochs} epochs, {parallel.where(args.jobs)}")
     records = [r for cell in parallel.parallel_map(run_cell, tasks, args.jobs) for r in cell]
     progress(f"{len(records)} runs trained; {len(CHECKS)} ratio checks with {draws} draws each")
     checks = parallel.parallel_map(run_check, [(i, args.seed, n, draws) for i in range(len(CHECKS))], args.jobs)

@@ -24,8 +24,8 @@ allzero      why init-bench's all-zero 784-100-10 sigmoid net (SGD lr 0.1, 5 epo
              batch the sweep implies, to check that it fits both published numbers. Figure allzero_escape.png.
 
 Every run is a task for ``parallel.parallel_map`` (joblib, one BLAS thread per task): ``--jobs N`` gives the same
-JSON as ``--jobs 1``, byte for byte, apart from the "timing" entry; ``joblib.parallel_config(backend="dask")``
-around ``main`` sends the runs to a Dask cluster. A run whose loss turns NaN/inf is recorded as diverged, with
+JSON as ``--jobs 1``, byte for byte, apart from the "timing" entry; ``--dask ADDRESS`` sends the runs to a Dask
+cluster (each worker loads the carve itself, from the source the parent resolved). A run whose loss turns NaN/inf is recorded as diverged, with
 its epoch and step, and the others go on.
 
 The code is split by study: ``init_bench``, ``lecture`` and ``allzero``, over ``runs`` (one training run as a
@@ -91,7 +91,7 @@ def main(argv=None):
         tasks += allzero_tasks(ref_allzero, data_info["allzero"]["source"], seeds,
                                ALLZERO["quick_epochs"] if args.quick else ALLZERO["epochs"], None,
                                candidates=ALLZERO_FIT, ceiling=False)
-    progress(f"{len(tasks)} runs ({', '.join(args.study)}; {args.seeds} seeds) on {args.jobs} worker process(es)")
+    progress(f"{len(tasks)} runs ({', '.join(args.study)}; {args.seeds} seeds), {parallel.where(args.jobs)}")
     results = parallel.parallel_map(run_one, tasks, args.jobs, on_result=progress_line(progress, len(tasks)))
     records = [r for r, _ in results]
     seconds = {s: {"wall": sum(sec[0] for r, sec in results if r["study"] == s),
@@ -133,8 +133,8 @@ def main(argv=None):
     }
     outputs.write_json(out / "training.json", jsonable(result))
     cpu = sum(v["cpu"] for v in seconds.values())
-    progress(f"wrote {out}/training.json and the figures; total {total:.1f} s wall on {args.jobs} worker "
-             f"process(es), {cpu:.1f} s CPU in the runs (the wall time grows with the machine's load)")
+    progress(f"wrote {out}/training.json and the figures; total {total:.1f} s wall ({parallel.where(args.jobs)}), "
+             f"{cpu:.1f} s CPU in the runs (the wall time grows with the machine's load)")
 
 
 def report(studies):
