@@ -93,11 +93,17 @@ def seed_arg(text):
     return value
 
 
-def out_arg(text):
-    """argparse type for --out: a non-empty path, ``~`` expanded (as the shell would not inside quotes)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("--out must be a directory path, got an empty string")
-    return Path(text).expanduser()
+def dir_arg(option):
+    """argparse type for a directory option such as --out: a non-empty path, ``~`` expanded (as the shell would
+    not inside quotes); whether it can be created is checked later, before anything is written."""
+    def parse(text):
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{option} must be a directory path, got an empty string")
+        return Path(text).expanduser()
+    return parse
+
+
+out_arg = dir_arg("--out")
 
 
 def _data_source(text):

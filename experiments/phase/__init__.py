@@ -96,13 +96,6 @@ def _int_list(text, allow_empty=False):
     return values
 
 
-def _cache_arg(text):
-    """argparse type for --cache: a non-empty directory path (``~`` expanded); ``main`` creates it."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("expected a directory path, got an empty string")
-    return Path(text).expanduser()
-
-
 def _check_cache(args):
     """An explicit --cache is created (and checked writable) before --out: a bad one leaves nothing behind."""
     if args.cache is not None and not args.no_cache:
@@ -122,7 +115,7 @@ def make_parser():
     p.add_argument("--relu-depths", type=functools.partial(_int_list, allow_empty=True), default=None,
                    help="depths of the ReLU row, '' for none (default: " + ",".join(map(str, RELU_DEPTHS))
                         + f"; each {cli.at_most(DEPTH_MAX)}, {LIST_MAX} values at most)")
-    p.add_argument("--cache", type=_cache_arg, default=None,
+    p.add_argument("--cache", type=cli.dir_arg("--cache"), default=None,
                    help="directory of the per-cell cache (default: <out>/.phase-cache); with --dask the workers "
                         "write it, so it must be on a file system they share (absolute with a remote scheduler)")
     p.add_argument("--no-cache", action="store_true",
