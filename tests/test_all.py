@@ -301,3 +301,7 @@ def test_committed_json_comes_from_the_current_code(name):
     result = json.loads((ROOT / "figures" / f"{name}.json").read_text())
     assert result["experiment"] == name
     assert result["runtime"]["blas_threads"] >= 1, f"figures/{name}.json: rerun python -m experiments.{name}"
+    # ... and the commit it was produced at, which docs/RESULTS.md names (a full hash, from a clean tree)
+    commit = result["runtime"]["git_commit"]
+    assert len(commit) == 40 and int(commit, 16) >= 0, f"figures/{name}.json: rerun python -m experiments.{name}"
+    assert result["runtime"]["git_dirty"] is False, f"figures/{name}.json was made from a modified tree"
