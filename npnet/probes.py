@@ -7,7 +7,7 @@ being copies of each other (the symmetry problem); ``changed_parameters`` names 
 import numpy as np
 
 from . import _validate, activations, losses
-from .network import Network
+from .network import require_network
 
 HIST_BYTES_PER_BIN = 100   # edges and counts as arrays, then as JSON-ready lists of Python numbers
 
@@ -58,7 +58,7 @@ def layer_stats(net, *, bins=30, tol=0.01):
     Call after ``net.forward`` (and ``net.backward`` for the gradient entries, which otherwise describe
     whatever the last backward left). Saturation uses ``activations.saturated(name, a, tol)``.
     """
-    _network("layer_stats", net)
+    require_network(net)
     tol = _validate.in_interval("tol", tol, 0.0, 1.0)
     act_names = {}
     k = -1
@@ -92,7 +92,7 @@ def gradients_at(net, X, y, loss="softmax_cross_entropy"):
     (names of the parameters whose gradient is exactly 0 everywhere). In an all-zero ReLU or tanh net the first
     two are equal and every other gradient is exactly 0.
     """
-    _network("gradients_at", net)
+    require_network(net)
     loss_fn = losses.get(loss)
     loss_fn.forward(net.forward(X), y)
     net.backward(loss_fn.backward())
@@ -127,11 +127,6 @@ def unit_variance(A):
     return float(np.mean(np.var(A - A[:, :1], axis=1)))
 
 
-def _network(caller, net):
-    if not isinstance(net, Network):
-        raise TypeError(f"{caller}: net must be a Network (as npnet.mlp builds), got {type(net).__name__}")
-
-
 def _real_array(name, x):
     x = np.asarray(x)
     if x.dtype.kind not in "biuf":
@@ -153,7 +148,7 @@ def changed_parameters(before, net):
     """Names of ``net``'s parameters that differ, bitwise, from the snapshot ``before`` (``net.get_weights()``
     taken earlier), in ``get_weights`` order: what training moved. A symmetric init that leaves every weight
     exactly where it started shows here as, e.g., ``["fc2.b"]``."""
-    _network("changed_parameters", net)
+    require_network(net)
     now = net.get_weights()
     if not isinstance(before, dict):
         raise TypeError(f"before must be a snapshot of this net's get_weights() (a dict), got {type(before).__name__}")

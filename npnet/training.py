@@ -31,12 +31,12 @@ class DivergenceError(FloatingPointError):
 
 
 def _dataset(x_name, y_name, net, X, y, loss_fn):
-    """(X, targets, is_labels): integer labels (B,) for any loss, or real targets (B, out) for the MSE loss."""
+    """(X, targets): integer labels (B,) for any loss, or real targets (B, out) for the MSE loss."""
     X = _validate.finite(x_name, _validate.batch(x_name, X, net.in_features, net.dtype))
     y_array = np.asarray(y)
     if isinstance(loss_fn, losses.MSE) and not (y_array.ndim == 1 and y_array.dtype.kind in "iu"):
-        return X, _real_targets(y_name, y_array, X.shape[0], net.out_features, net.dtype), False
-    return X, _validate.labels(y_name, y_array, X.shape[0], net.out_features), True
+        return X, _real_targets(y_name, y_array, X.shape[0], net.out_features, net.dtype)
+    return X, _validate.labels(y_name, y_array, X.shape[0], net.out_features)
 
 
 def _real_targets(name, Y, n_samples, n_outputs, dtype):
@@ -57,7 +57,7 @@ def evaluate(net, X, y, *, loss=None, batch_size=2000):
     Overwrites the network's cached forward values.
     """
     loss_fn = None if loss is None else losses.get(loss)
-    X, y, _ = _dataset("X", "y", require_network(net), X, y, loss_fn)
+    X, y = _dataset("X", "y", require_network(net), X, y, loss_fn)
     return _evaluate(net, X, y, loss_fn, _validate.positive_int("batch_size", batch_size))
 
 
@@ -115,11 +115,11 @@ def train(net, X, y, *, optimizer, epochs=None, batch_size, rng=None, lr=None, l
     """
     require_network(net)
     loss_fn = losses.get(loss)
-    X, y, _ = _dataset("X", "y", net, X, y, loss_fn)
+    X, y = _dataset("X", "y", net, X, y, loss_fn)
     if (X_test is None) != (y_test is None):
         raise ValueError("pass both X_test and y_test, or neither")
     if X_test is not None:
-        X_test, y_test, _ = _dataset("X_test", "y_test", net, X_test, y_test, loss_fn)
+        X_test, y_test = _dataset("X_test", "y_test", net, X_test, y_test, loss_fn)
     n = X.shape[0]
     full_batch = batch_size is None or _validate.positive_int("batch_size", batch_size) >= n
     batch_size = n if full_batch else batch_size

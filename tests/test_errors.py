@@ -478,11 +478,11 @@ def test_mlp_sizes_may_be_a_tuple_or_range():
 
 @pytest.mark.parametrize("bad", [None, [1, 2], "net", Dense(D, C, rng=0)])
 def test_probes_need_a_network(bad, data):
-    with pytest.raises(TypeError, match=r"layer_stats: net must be a Network \(as npnet.mlp builds\), got"):
+    with pytest.raises(TypeError, match=r"^net must be a Network \(npnet.mlp\(...\) builds one\), got"):
         npnet.probes.layer_stats(bad)
-    with pytest.raises(TypeError, match=r"gradients_at: net must be a Network .*, got " + type(bad).__name__):
+    with pytest.raises(TypeError, match=r"^net must be a Network .*, got " + type(bad).__name__):
         npnet.probes.gradients_at(bad, *data)
-    with pytest.raises(TypeError, match=r"changed_parameters: net must be a Network"):
+    with pytest.raises(TypeError, match=r"^net must be a Network"):
         npnet.probes.changed_parameters({}, bad)
 
 
