@@ -40,8 +40,8 @@ def convergence(curves, depths, settings, info, path):
         axes[1, j].set_ylabel("training loss (cross-entropy, nats)")
         axes[1, j].set_xlabel("epoch")
         legend_below(axes[1, j], ncol=1)
-    fig.suptitle(f"{PAPER}, Figs. 2–3 on MNIST: both inits train at 22 layers, He's earlier; at 30 layers "
-                 f"\"Xavier\" stalls\nSGD lr {settings['lr']}, momentum {settings['momentum']}, batch "
+    fig.suptitle(f"{PAPER}, Figs. 2–3 on MNIST (the paper: both inits train at 22 layers, He's earlier; at 30 "
+                 f"\"Xavier\" stalls)\nSGD lr {settings['lr']}, momentum {settings['momentum']}, batch "
                  f"{settings['batch']}; data: {info}", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     outputs.save_figure(fig, path)
