@@ -93,12 +93,12 @@ def seed_arg(text):
     return value
 
 
-def dir_arg(option):
-    """argparse type for a directory option such as --out: a non-empty path, ``~`` expanded (as the shell would
-    not inside quotes); whether it can be created is checked later, before anything is written."""
+def dir_arg(option, kind="directory"):
+    """argparse type for a path option such as --out: a non-empty path, ``~`` expanded (as the shell would not
+    inside quotes); whether it can be written is checked later, before anything is written."""
     def parse(text):
         if not text.strip():
-            raise argparse.ArgumentTypeError(f"{option} must be a directory path, got an empty string")
+            raise argparse.ArgumentTypeError(f"{option} must be a {kind} path, got an empty string")
         return Path(text).expanduser()
     return parse
 
@@ -346,15 +346,21 @@ def _fail(line, code):
     return code
 
 
+REPLOT_MAX_BYTES = 256 << 20   # an experiment's JSON is a few MB
+
+
 def replot(out, name, draw, progress):
     """``--replot``: redraw an experiment's figures with ``draw(result, out)`` from the ``<name>.json`` already in
     ``out``, training nothing (for experiments whose JSON holds everything their figures show)."""
     path = out / f"{name}.json"
     try:
-        result = json.loads(path.read_text(encoding="utf-8"))
+        with _io.open_regular(path, REPLOT_MAX_BYTES) as f:   # a directory, FIFO or huge file: one line, no hang
+            result = json.loads(f.read().decode("utf-8"))
         draw(result, out)
     except FileNotFoundError:
         raise UsageError(f"--replot needs {path}: run the experiment first") from None
+    except OSError as exc:
+        raise UsageError(f"--replot cannot read {path}: {exc.strerror or exc}") from None
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise UsageError(f"--replot: {path} is not this experiment's output ({type(exc).__name__}: {exc})") from None
     progress(f"redrew the figures of {path}")

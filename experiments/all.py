@@ -60,7 +60,7 @@ def parse(argv):
                    help="passed to the experiments that take --jobs: " + _cluster.argument_help())
     p.add_argument("--out", type=cli.out_arg, default=None,
                    help="directory for every figure and JSON (default: figures/, or figures/quick/ with --quick)")
-    p.add_argument("--results", type=_results_arg, default=None,
+    p.add_argument("--results", type=cli.dir_arg("--results", "file"), default=None,
                    help="where to write RESULTS.md (default: docs/RESULTS.md for the default figures/, "
                         "else RESULTS.md inside --out)")
     p.add_argument("--only", action="append", choices=EXPERIMENTS, metavar="NAME",
@@ -70,23 +70,14 @@ def parse(argv):
     return p.parse_args(argv)
 
 
-def _results_arg(text):
-    if not text.strip():
-        raise argparse.ArgumentTypeError("--results must be a file path, got an empty string")
-    return Path(text).expanduser()
-
-
 def check_results(path):
     """UsageError unless RESULTS.md can go to ``path``: not a directory, under directories (made, checked
     writable). Checked before any experiment runs, so that a long run never ends unable to write its ledger."""
     try:
         if path.is_dir():
             raise cli.UsageError(f"--results {path} is a directory; give a file path, e.g. {path / 'RESULTS.md'}")
-        existing = next(p for p in path.parents if p.exists())
     except OSError as exc:   # e.g. a path part longer than the file system allows
         raise cli.UsageError(f"cannot write --results {path}: {exc.strerror or exc}") from None
-    if not existing.is_dir():
-        raise cli.UsageError(f"cannot write --results {path}: {existing} is not a directory")
     cli.make_dir(path.parent, "--results")
 
 
@@ -123,12 +114,7 @@ def check_catalog(names, exists=ledger.module_exists):
 
 def main(argv=None):
     args = parse(argv)
-    if args.dask is not None:     # checked here, before the first experiment (each one connects on its own)
-        try:
-            args.dask = _cluster.address(args.dask)
-            _cluster.require_dask()
-        except _cluster.ClusterError as exc:
-            raise cli.UsageError(str(exc)) from None
+    cli.check_cluster(args)   # --dask or $NPNET_DASK_SCHEDULER, before the first experiment (each connects itself)
     progress = console.Progress()
     out = args.out if args.out is not None else ROOT / ("figures/quick" if args.quick else "figures")
     names = [n for n in EXPERIMENTS if n in (args.only or EXPERIMENTS)]

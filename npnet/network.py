@@ -79,12 +79,9 @@ class Network:
         last = self.outputs[-1]
         if last is None:
             raise RuntimeError("backward called before forward")
-        dout = np.asarray(dout)
-        if dout.dtype.kind not in "fiu":
-            raise TypeError(f"dout must hold real numbers, got dtype {dout.dtype}")
-        if dout.shape != last.shape:
-            raise ValueError(f"dout must have the shape of the last forward's output {last.shape}, got {dout.shape}")
-        dX = self._backward(dout.astype(self.dtype, copy=False), need_dX)
+        if np.shape(dout) != last.shape:
+            raise ValueError(f"dout must have the shape of the last forward's output {last.shape}, got {np.shape(dout)}")
+        dX = self._backward(_validate.batch("dout", dout, self.out_features, self.dtype), need_dX)
         return None if dX is None else dX.copy()
 
     def _backward(self, dout, need_dX):
@@ -117,9 +114,15 @@ class Network:
         classes and the product backend are kept, gradients zeroed, no forward cached."""
         twin = copy.deepcopy(self)
         twin.dtype = _validate.dtype(dtype)
-        for layer in twin.dense:
-            layer.dtype, layer.W, layer.b = twin.dtype, layer.W.astype(twin.dtype), layer.b.astype(twin.dtype)
-            layer.dW, layer.db, layer._X = np.zeros_like(layer.W), np.zeros_like(layer.b), None
+        twin.preactivations = [None] * len(twin.dense)
+        twin.outputs = [None] * len(twin.dense)
+        for layer in twin.layers:       # the cached forward and the reused arrays are of the old dtype: drop them
+            layer._buffers = {}
+            if isinstance(layer, Dense):
+                layer.dtype, layer.W, layer.b = twin.dtype, layer.W.astype(twin.dtype), layer.b.astype(twin.dtype)
+                layer.dW, layer.db, layer._X = np.zeros_like(layer.W), np.zeros_like(layer.b), None
+            else:
+                layer._Z = layer._A = None
         return twin
 
     def get_weights(self):

@@ -95,7 +95,7 @@ def gradients_at(net, X, y, loss="softmax_cross_entropy"):
     require_network(net)
     loss_fn = losses.get(loss)
     loss_fn.forward(net.forward(X), y)
-    net.backward(loss_fn.backward())
+    net.backward(loss_fn.backward(), need_dX=False)
     grads = {p.name: p.grad for p in net.parameters()}
     return {
         "l1_all": float(sum(np.abs(g).sum() for g in grads.values())),

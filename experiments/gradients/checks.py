@@ -19,7 +19,7 @@ def backprop(net, X, y, loss="softmax_cross_entropy"):
     """{name: gradient} by one forward and backward pass (copies)."""
     loss_fn = losses.get(loss)
     loss_fn.forward(net.forward(X), y)
-    net.backward(loss_fn.backward())
+    net.backward(loss_fn.backward(), need_dX=False)
     return {p.name: p.grad.astype(np.float64) for p in net.parameters()}
 
 

@@ -131,7 +131,7 @@ def depth_study(rng, quick, dtype):
                 with np.errstate(over="ignore", under="ignore"):
                     loss.forward(net.forward(X), y)
                     delta = loss.backward()
-                    net.backward(delta)
+                    net.backward(delta, need_dX=False)
                 measured.append([float(np.sum(layer.dW.astype(np.float64) ** 2)) for layer in net.dense])
                 predicted.append(mean_field_prediction(net, X, delta, init_var, act))
             m = np.sqrt(np.mean(measured, axis=0))      # RMS over seeds: the estimate of √E‖dW‖²
