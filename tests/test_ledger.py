@@ -47,13 +47,13 @@ def test_each_study_has_one_row_per_counted_claim():
 
 
 def test_one_claim_one_row_no_published_value_judged_twice():
-    """Two rows of one study on the same published number and the same quantity would be two verdicts on one claim
-    (the audit found 0.245 judged three times)."""
+    """Two compared rows of one study reading the same quantity of ours would be two verdicts on one measurement
+    (the audit found 0.245 judged three times; two sentences of the lecture once judged one run twice)."""
     seen = {}
     for c in ledger.load()["claim"]:
-        if c["rule"] in ledger.UNCOMPARED or not isinstance(c.get("published"), (int, float)):
+        if c["rule"] in ledger.UNCOMPARED:
             continue
-        key = (c["study"], c["published"], c["ours"])
+        key = (c["study"], str(c["ours"]))
         assert key not in seen, f"{c['id']} repeats {seen[key]}"
         seen[key] = c["id"]
 
